@@ -1,0 +1,78 @@
+import { access, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AttemptFailure, ConfigError, TransientError } from "../errors.ts";
+import type { ChartCheckout, ChartSource } from "../reconcile/ports.ts";
+import { errorSummary, type Exec } from "./exec.ts";
+
+export interface GitChartOptions {
+  readonly gitUrl: string;
+  readonly chartPath: string;
+  readonly valuesFiles: readonly string[];
+  readonly token: string | undefined;
+  readonly exec: Exec;
+  readonly tmp?: string;
+}
+
+/**
+ * The chart at exactly one commit, with git: a shallow, blob-less fetch of that SHA and a sparse
+ * checkout of CHART_PATH and the values files, so only what the deploy needs is downloaded.
+ * The token travels as an HTTP header set through git's environment, never in argv or the URL.
+ */
+export class GitChartSource implements ChartSource {
+  readonly #o: GitChartOptions;
+
+  constructor(options: GitChartOptions) {
+    this.#o = options;
+  }
+
+  async checkout(sha: string): Promise<ChartCheckout> {
+    const root = await mkdtemp(join(this.#o.tmp ?? tmpdir(), "ci-runner-chart-"));
+    const dispose = () => rm(root, { recursive: true, force: true });
+    try {
+      const patterns = [`/${this.#o.chartPath.replace(/\/+$/, "")}/`, ...this.#o.valuesFiles.map((f) => `/${f}`)];
+      await this.#git(root, ["init", "--quiet"]);
+      await this.#git(root, ["remote", "add", "origin", this.#o.gitUrl]);
+      await this.#git(root, ["sparse-checkout", "set", "--no-cone", ...patterns]);
+      await this.#git(root, ["fetch", "--quiet", "--depth=1", "--filter=blob:none", "--no-tags", "origin", sha]);
+      await this.#git(root, ["checkout", "--quiet", "--detach", "FETCH_HEAD"]);
+      const chartDir = join(root, this.#o.chartPath);
+      if (!(await exists(join(chartDir, "Chart.yaml")))) {
+        throw new AttemptFailure(`commit ${sha.slice(0, 12)} has no Helm chart at CHART_PATH=${this.#o.chartPath} (no Chart.yaml)`);
+      }
+      for (const file of this.#o.valuesFiles) {
+        if (!(await exists(join(root, file)))) throw new AttemptFailure(`commit ${sha.slice(0, 12)} has no values file ${file} (VALUES_FILES)`);
+      }
+      return { root, chartDir, dispose };
+    } catch (error) {
+      await dispose();
+      throw error;
+    }
+  }
+
+  async #git(cwd: string, args: string[]): Promise<void> {
+    const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1" };
+    if (this.#o.token) {
+      const basic = Buffer.from(`x-access-token:${this.#o.token}`).toString("base64");
+      Object.assign(env, { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
+    }
+    const result = await this.#o.exec("git", ["-c", "advice.detachedHead=false", ...args], { cwd, env, timeoutMs: 120_000 });
+    if (result.startError) throw new ConfigError(`cannot run git: ${result.startError}`, "install git in the runner image or on PATH");
+    if (result.exitCode !== 0) {
+      const summary = errorSummary(result.stderr);
+      if (/authentication failed|could not read username|403|401/i.test(summary)) {
+        throw new ConfigError(`git ${args[0]} of ${this.#o.gitUrl} was refused: ${summary}`, "check GIT_TOKEN and GIT_URL");
+      }
+      throw new TransientError(`git ${args[0]} of ${this.#o.gitUrl} failed: ${summary}`, "the next tick retries");
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

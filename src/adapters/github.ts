@@ -1,0 +1,89 @@
+import { Octokit } from "@octokit/rest";
+import { retry } from "@octokit/plugin-retry";
+import { throttling } from "@octokit/plugin-throttling";
+import { z } from "zod";
+import { ConfigError, TransientError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { BranchHead, SourceHost } from "../reconcile/ports.ts";
+
+const GitHub = Octokit.plugin(retry, throttling);
+
+/** A rate-limit wait longer than this is left to the next tick rather than held in a CronJob pod. */
+const MAX_RATE_LIMIT_WAIT_SECONDS = 60;
+
+const ShaResponse = z.string().trim().regex(/^[0-9a-f]{40}$/);
+
+export interface GitHubOptions {
+  readonly baseUrl: string;
+  readonly owner: string;
+  readonly repo: string;
+  readonly branch: string;
+  readonly token: string | undefined;
+  readonly log: Logger;
+  /** Retries after a 5xx or network error (Octokit's retry plugin); tests set 0. */
+  readonly retries?: number;
+}
+
+/**
+ * The branch head over GitHub's REST API. A conditional request with the ETag remembered from the
+ * last tick: an unchanged head is a 304, which GitHub does not count against the rate limit.
+ */
+export class GitHubSource implements SourceHost {
+  readonly #octokit: InstanceType<typeof GitHub>;
+  readonly #o: GitHubOptions;
+
+  constructor(options: GitHubOptions) {
+    this.#o = options;
+    const { log } = options;
+    const onLimit = (kind: string) => (retryAfter: number, _options: object, _octokit: unknown, retryCount: number) => {
+      const retrying = retryCount < 1 && retryAfter <= MAX_RATE_LIMIT_WAIT_SECONDS;
+      log.warn({ retryAfter, retrying }, kind === "primary" ? "GitHub rate limit reached" : "GitHub secondary rate limit reached");
+      return retrying;
+    };
+    this.#octokit = new GitHub({
+      baseUrl: options.baseUrl,
+      ...(options.token ? { auth: options.token } : {}),
+      userAgent: "ci-runner",
+      log: { debug: () => {}, info: () => {}, warn: (m: string) => log.debug({ octokit: m }, "Octokit warning"), error: (m: string) => log.debug({ octokit: m }, "Octokit error") },
+      retry: { retries: options.retries ?? 2 },
+      throttle: { onRateLimit: onLimit("primary"), onSecondaryRateLimit: onLimit("secondary") },
+    });
+  }
+
+  async branchHead(known: { sha: string; etag: string } | undefined): Promise<BranchHead> {
+    const { owner, repo, branch } = this.#o;
+    try {
+      const response = await this.#octokit.request("GET /repos/{owner}/{repo}/commits/{ref}", {
+        owner, repo, ref: branch,
+        headers: { accept: "application/vnd.github.sha", ...(known ? { "if-none-match": known.etag } : {}) },
+      });
+      const sha = ShaResponse.safeParse(response.data);
+      if (!sha.success) throw new TransientError(`GitHub answered the head of ${owner}/${repo}@${branch} with something other than a commit SHA`, "the next tick asks again");
+      return { sha: sha.data, etag: response.headers.etag, notModified: false };
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status === 304 && known) return { sha: known.sha, etag: known.etag, notModified: true };
+      throw this.#translate(error, status);
+    }
+  }
+
+  #translate(error: unknown, status: number | undefined): Error {
+    if (error instanceof TransientError) return error;
+    const { owner, repo, branch, baseUrl } = this.#o;
+    const where = `${owner}/${repo}@${branch} at ${baseUrl}`;
+    switch (status) {
+      case 401:
+        return new ConfigError(`GitHub rejected GIT_TOKEN reading ${where} (401)`, "create a new token with read access to the repository contents and store it in the token Secret");
+      case 404:
+      case 422:
+        return new ConfigError(`branch ${branch} of ${owner}/${repo} was not found at ${baseUrl} (${status})`, this.#o.token ? "check REPO and BRANCH, and that GIT_TOKEN can read the repository" : "check REPO and BRANCH; a private repository needs GIT_TOKEN");
+      case 403:
+      case 429:
+        return new TransientError(`GitHub rate limit reached reading ${where} (${status})`, "the next tick retries; set GIT_TOKEN for a higher limit");
+      default: {
+        const message = status ? `HTTP ${status}` : ((error as Error).message ?? String(error)).split("\n")[0];
+        return new TransientError(`cannot read the head of ${where}: ${message}`, "the next tick retries");
+      }
+    }
+  }
+}

@@ -1,0 +1,165 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { AttemptFailure, ConfigError, TransientError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { DeployRequest, ReleaseManager } from "../reconcile/ports.ts";
+import type { ReleaseObservation, ReleaseStatus } from "../reconcile/types.ts";
+import { errorSummary, type Exec, type ExecResult } from "./exec.ts";
+
+export interface HelmOptions {
+  readonly bin: string;
+  readonly release: string;
+  readonly namespace: string;
+  readonly image: string;
+  readonly imageRepositoryKey: string;
+  readonly imageTagKey: string;
+  readonly timeoutSeconds: number;
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+  readonly exec: Exec;
+  readonly log: Logger;
+}
+
+const StatusJson = z.object({
+  version: z.number().int(),
+  info: z.object({ status: z.string(), last_deployed: z.string().optional() }),
+});
+
+const KNOWN: readonly ReleaseStatus[] = ["deployed", "failed", "superseded", "uninstalling", "uninstalled", "pending-install", "pending-upgrade", "pending-rollback"];
+
+/** Helm 3 or 4, found by asking the binary. Helm 4 renamed --atomic and made --wait take a strategy. */
+export type HelmMajor = 3 | 4;
+
+export class HelmReleases implements ReleaseManager {
+  readonly #o: HelmOptions;
+  #major: Promise<HelmMajor> | undefined;
+
+  constructor(options: HelmOptions) {
+    this.#o = options;
+  }
+
+  major(): Promise<HelmMajor> {
+    this.#major ??= this.#detectMajor();
+    return this.#major;
+  }
+
+  async observe(): Promise<ReleaseObservation> {
+    const status = await this.#run(["status", this.#o.release, ...this.#target(), "-o", "json"]);
+    if (status.exitCode !== 0) {
+      if (/release: not found/i.test(status.stderr)) return { status: "absent" };
+      throw this.#failure("reading release status", status);
+    }
+    const parsed = StatusJson.safeParse(safeJson(status.stdout));
+    if (!parsed.success) throw new TransientError(`helm status ${this.#o.release} printed JSON we do not understand`, "check the helm version (3 or 4 are supported)");
+    const raw = parsed.data.info.status as ReleaseStatus;
+    const observation = { status: KNOWN.includes(raw) ? raw : "unknown", revision: parsed.data.version, updatedAt: parsed.data.info.last_deployed } as const;
+    if (observation.status !== "deployed") return observation;
+    const values = await this.#run(["get", "values", this.#o.release, ...this.#target(), "-o", "json"]);
+    if (values.exitCode !== 0) throw this.#failure("reading release values", values);
+    const tag = pluck(safeJson(values.stdout), this.#o.imageTagKey);
+    return { ...observation, imageTag: typeof tag === "string" ? tag : undefined };
+  }
+
+  async repair(release: ReleaseObservation): Promise<void> {
+    const args = release.status === "pending-install" || release.status === "uninstalling"
+      // Nothing was ever deployed (or it was being removed): remove the stuck release record.
+      ? ["uninstall", this.#o.release, ...this.#target()]
+      // Roll back to the revision before the stuck one; it was the last one deployed.
+      : ["rollback", this.#o.release, ...this.#target(), ...(await this.#waitFlags()), "--timeout", `${this.#o.timeoutSeconds}s`];
+    const result = await this.#run(args);
+    if (result.exitCode !== 0) throw this.#failure(`repairing release stuck in ${release.status}`, result);
+    this.#o.log.info({ status: release.status, command: args[0] }, "Repaired release");
+  }
+
+  async deployArgv(request: DeployRequest): Promise<readonly string[]> {
+    const major = await this.major();
+    const o = this.#o;
+    return [
+      o.bin, "upgrade", "--install", o.release, request.chartDir, ...this.#target(),
+      "--create-namespace",
+      ...(major === 4 ? ["--rollback-on-failure", "--wait=watcher"] : ["--atomic", "--wait"]),
+      "--timeout", `${o.timeoutSeconds}s`,
+      "--history-max", "10",
+      ...request.valuesFiles.flatMap((file) => ["--values", file]),
+      "--set-string", `${o.imageRepositoryKey}=${o.image}`,
+      "--set-string", `${o.imageTagKey}=${request.sha}`,
+      "--output", "json",
+    ];
+  }
+
+  async deploy(request: DeployRequest): Promise<{ revision: number | undefined }> {
+    await this.#dependencies(request.chartDir);
+    const [, ...args] = await this.deployArgv(request);
+    const result = await this.#run(args, (this.#o.timeoutSeconds + 60) * 1000);
+    if (result.exitCode !== 0) {
+      if (unreachable(result)) throw this.#failure("deploying", result);
+      throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}`);
+    }
+    const parsed = z.object({ version: z.number().int() }).safeParse(safeJson(result.stdout));
+    return { revision: parsed.success ? parsed.data.version : undefined };
+  }
+
+  /** `helm dependency build` only when the chart declares dependencies. */
+  async #dependencies(chartDir: string): Promise<void> {
+    const chart = parseYaml(await readFile(join(chartDir, "Chart.yaml"), "utf8").catch(() => "")) as { dependencies?: unknown[] } | null;
+    if (!chart?.dependencies?.length) return;
+    const result = await this.#run(["dependency", "build", chartDir]);
+    if (result.exitCode !== 0) throw new AttemptFailure(`helm dependency build failed: ${errorSummary(result.stderr)}`);
+  }
+
+  async #detectMajor(): Promise<HelmMajor> {
+    const result = await this.#run(["version", "--template", "{{.Version}}"]);
+    const match = /^v(\d+)\./.exec(result.stdout.trim());
+    if (result.exitCode !== 0 || !match) {
+      throw new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError ?? errorSummary(result.stderr)}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
+    }
+    const major = Number(match[1]);
+    if (major !== 3 && major !== 4) throw new ConfigError(`helm ${result.stdout.trim()} is not supported`, "use Helm 3 or Helm 4");
+    return major;
+  }
+
+  async #waitFlags(): Promise<string[]> {
+    return (await this.major()) === 4 ? ["--wait=watcher"] : ["--wait"];
+  }
+
+  #target(): string[] {
+    const o = this.#o;
+    return ["--namespace", o.namespace, ...(o.kubeconfig ? ["--kubeconfig", o.kubeconfig] : []), ...(o.context ? ["--kube-context", o.context] : [])];
+  }
+
+  #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000): Promise<ExecResult> {
+    this.#o.log.debug({ argv: [this.#o.bin, ...args] }, "Running helm");
+    return this.#o.exec(this.#o.bin, args, { timeoutMs });
+  }
+
+  #failure(what: string, result: ExecResult): Error {
+    if (result.startError) return new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
+    const summary = errorSummary(result.stderr);
+    if (/forbidden/i.test(summary)) return new ConfigError(`helm ${what} for ${this.#o.namespace}/${this.#o.release}: ${summary}`, "grant the missing permission in DEPLOY_NS to ci-runner's ServiceAccount (see manifests/)");
+    return new TransientError(`helm ${what} for ${this.#o.namespace}/${this.#o.release}: ${summary}`, "the next tick retries");
+  }
+}
+
+function unreachable(result: ExecResult): boolean {
+  return /kubernetes cluster unreachable|connection refused|i\/o timeout|no such host/i.test(result.stderr);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a dotted values key such as image.tag. */
+export function pluck(values: unknown, key: string): unknown {
+  let node: unknown = values;
+  for (const part of key.split(".")) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}

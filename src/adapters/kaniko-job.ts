@@ -1,0 +1,80 @@
+import type { V1Job } from "@kubernetes/client-node";
+import type { Config } from "../config.ts";
+import { buildJobName, buildLabels } from "../names.ts";
+
+/** Seconds a finished build Job stays for `kubectl logs` before the TTL controller removes it. */
+export const BUILD_TTL_SECONDS = 24 * 3600;
+
+type BuildConfig = Pick<
+  Config,
+  "release" | "image" | "branch" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext" | "buildTimeoutSeconds"
+  | "cicdNamespace" | "registrySecret" | "gitTokenSecret" | "registryInsecure"
+>;
+
+/** Kaniko's git context: git://host/path#refs/heads/<branch>#<sha>, cloned over HTTPS by Kaniko. */
+export function kanikoContext(gitUrl: string, branch: string, sha: string): string {
+  const url = new URL(gitUrl);
+  return `git://${url.host}${url.pathname}#refs/heads/${branch}#${sha}`;
+}
+
+/**
+ * The build Job for one SHA and attempt. Pure, so `plan` prints exactly what `sync` creates.
+ * Nothing privileged; the registry Secret is mounted as Kaniko's docker config and the git token
+ * reaches the pod only by Secret reference. Kaniko writes the pushed digest to the termination
+ * message, where we read it back.
+ */
+export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1Job {
+  const name = buildJobName(config.release, sha, attempt);
+  const labels = buildLabels(config.release, sha, attempt);
+  const args = [
+    `--context=${kanikoContext(config.gitUrl, config.branch, sha)}`,
+    ...(config.buildContext !== "." ? [`--context-sub-path=${config.buildContext}`] : []),
+    `--dockerfile=${config.dockerfile}`,
+    `--destination=${config.image}:${sha}`,
+    `--destination=${config.image}:${config.branch.replace(/[^A-Za-z0-9_.-]/g, "-")}-latest`,
+    "--digest-file=/dev/termination-log",
+    "--cache=true",
+    `--cache-repo=${config.image}/cache`,
+    "--snapshot-mode=redo",
+    ...(config.registryInsecure ? ["--insecure", "--skip-tls-verify"] : []),
+  ];
+  const env = config.gitTokenSecret === undefined ? [] : [
+    { name: "GIT_USERNAME", value: "x-access-token" },
+    { name: "GIT_PASSWORD", valueFrom: { secretKeyRef: { name: config.gitTokenSecret, key: "token" } } },
+  ];
+  const dockerConfig = config.registrySecret === undefined ? undefined : {
+    volume: { name: "docker-config", secret: { secretName: config.registrySecret, items: [{ key: ".dockerconfigjson", path: "config.json" }] } },
+    mount: { name: "docker-config", mountPath: "/kaniko/.docker", readOnly: true },
+  };
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: config.cicdNamespace, labels },
+    spec: {
+      backoffLimit: 0, // retries are ours: counted per commit, bounded by MAX_RETRIES
+      activeDeadlineSeconds: config.buildTimeoutSeconds,
+      ttlSecondsAfterFinished: BUILD_TTL_SECONDS,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: "Never",
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          containers: [{
+            name: "kaniko",
+            image: config.kanikoImage,
+            args,
+            env,
+            terminationMessagePath: "/dev/termination-log",
+            terminationMessagePolicy: "File",
+            // Kaniko runs as root to unpack layers (Pod Security `baseline`), never privileged. Privilege
+            // escalation stays allowed: RUN steps of users' Dockerfiles may call setuid tools.
+            securityContext: { privileged: false, seccompProfile: { type: "RuntimeDefault" } },
+            volumeMounts: dockerConfig ? [dockerConfig.mount] : [],
+          }],
+          volumes: dockerConfig ? [dockerConfig.volume] : [],
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { ApiException, KubeConfig } from "@kubernetes/client-node";
+import { ConfigError, ConflictError, RunnerError, TransientError } from "../errors.ts";
+
+export interface KubeTarget {
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+  /** True in a pod (KUBERNETES_SERVICE_HOST set): use the ServiceAccount when no kubeconfig is given. */
+  readonly inCluster: boolean;
+  /** Where kubectl looks by default: ~/.kube/config. */
+  readonly defaultKubeconfig: string;
+}
+
+/** Like kubectl: --kubeconfig, else the ServiceAccount in a pod, else ~/.kube/config; --context picks one. */
+export function loadKubeConfig(target: KubeTarget): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (target.kubeconfig !== undefined) kc.loadFromFile(target.kubeconfig);
+    else if (target.inCluster) kc.loadFromCluster();
+    else kc.loadFromFile(target.defaultKubeconfig);
+  } catch (error) {
+    const file = target.kubeconfig ?? target.defaultKubeconfig;
+    throw new ConfigError(`cannot read kubeconfig ${file}: ${(error as Error).message.split("\n")[0]}`, "pass --kubeconfig or set KUBECONFIG to a readable kubeconfig");
+  }
+  if (target.context !== undefined) {
+    if (!kc.getContexts().some((c) => c.name === target.context)) {
+      throw new ConfigError(`kubeconfig has no context "${target.context}"`, `pick one of: ${kc.getContexts().map((c) => c.name).join(", ") || "(none)"}`);
+    }
+    kc.setCurrentContext(target.context);
+  }
+  if (kc.getCurrentCluster() === null) {
+    throw new ConfigError("kubeconfig has no current cluster", "set a current-context in the kubeconfig or pass --context");
+  }
+  return kc;
+}
+
+/** The Status body of an API error, whatever form the client left it in. */
+function statusOf(error: ApiException<unknown>): { message?: string; reason?: string } {
+  const body = error.body;
+  if (typeof body === "object" && body !== null) return body as { message?: string };
+  if (typeof body === "string") {
+    try {
+      return JSON.parse(body) as { message?: string };
+    } catch {
+      return { message: body.slice(0, 200) };
+    }
+  }
+  return {};
+}
+
+export function isStatus(error: unknown, code: number): boolean {
+  return error instanceof ApiException && error.code === code;
+}
+
+/**
+ * Translates a Kubernetes client error into our classes, naming what we tried. Never passes the
+ * raw ApiException on: it carries headers and the whole body.
+ */
+export function kubeError(error: unknown, what: string): RunnerError {
+  if (error instanceof RunnerError) return error;
+  if (error instanceof ApiException) {
+    const status = statusOf(error);
+    const detail = status.message ?? `HTTP ${error.code}`;
+    switch (error.code) {
+      case 401:
+        return new ConfigError(`${what}: the Kubernetes API rejected our credentials`, "check the kubeconfig or the pod's ServiceAccount token");
+      case 403:
+        return new ConfigError(`${what}: ${detail}`, "grant the missing permission to ci-runner's ServiceAccount (see manifests/); `ci-runner doctor` lists every permission it needs");
+      case 409:
+        return new ConflictError(`${what}: ${detail}`, "another run changed the same object; the next pass re-reads it");
+      case 400:
+      case 422:
+        return new ConfigError(`${what}: the API server refused it: ${detail}`, "check the settings that go into this object");
+      default:
+        return new TransientError(`${what}: ${detail}`, "the next tick retries");
+    }
+  }
+  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+  return new TransientError(`${what}: cannot reach the Kubernetes API (${message})`, "check the cluster address and network; the next tick retries", { cause: error });
+}

@@ -1,0 +1,142 @@
+import type { CoreV1Api } from "@kubernetes/client-node";
+import { z } from "zod";
+import { ConfigError } from "../errors.ts";
+import type { Logger, Secrets } from "../log.ts";
+import type { ImageRegistry } from "../reconcile/ports.ts";
+import { isStatus, kubeError } from "./kube.ts";
+
+const MANIFEST_TYPES = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+const DockerConfig = z.object({
+  auths: z.record(z.string(), z.object({ auth: z.string().optional(), username: z.string().optional(), password: z.string().optional() })),
+});
+
+export interface ImageRef {
+  readonly host: string;
+  readonly repository: string;
+}
+
+/** Splits IMAGE into registry host and repository, as Docker does (no dot or port: Docker Hub). */
+export function parseImage(image: string): ImageRef {
+  const [first = "", ...rest] = image.split("/");
+  if (rest.length > 0 && (first.includes(".") || first.includes(":") || first === "localhost")) {
+    return { host: first === "docker.io" ? "registry-1.docker.io" : first, repository: rest.join("/") };
+  }
+  return { host: "registry-1.docker.io", repository: rest.length ? image : `library/${image}` };
+}
+
+export interface RegistryOptions {
+  readonly image: string;
+  readonly insecure: boolean;
+  readonly namespace: string;
+  readonly secretName: string | undefined;
+  readonly core: CoreV1Api;
+  readonly secrets: Secrets;
+  readonly log: Logger;
+  readonly fetch?: typeof fetch;
+}
+
+interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * Asks the registry (Registry v2 API) whether IMAGE:<tag> exists, with the credentials of the
+ * registry Secret. Any doubt (unreachable, refused) answers "absent": building again is safe.
+ */
+export class RegistryV2 implements ImageRegistry {
+  readonly #o: RegistryOptions;
+  readonly #ref: ImageRef;
+
+  constructor(options: RegistryOptions) {
+    this.#o = options;
+    this.#ref = parseImage(options.image);
+  }
+
+  async digestOf(tag: string): Promise<string | undefined> {
+    const credentials = await this.#credentials();
+    const url = `${this.#o.insecure ? "http" : "https"}://${this.#ref.host}/v2/${this.#ref.repository}/manifests/${tag}`;
+    try {
+      let response = await this.#head(url, credentials ? basic(credentials) : undefined);
+      if (response.status === 401) {
+        const authorization = await this.#authorize(response.headers.get("www-authenticate") ?? "", credentials);
+        if (authorization) response = await this.#head(url, authorization);
+      }
+      if (response.status === 200) return response.headers.get("docker-content-digest") ?? undefined;
+      if (response.status !== 404) this.#o.log.warn({ status: response.status, image: this.#o.image }, "Registry did not say whether the image exists; building it");
+      return undefined;
+    } catch (error) {
+      this.#o.log.warn({ image: this.#o.image, error: (error as Error).message }, "Registry unreachable; building the image");
+      return undefined;
+    }
+  }
+
+  #head(url: string, authorization: string | undefined): Promise<Response> {
+    const doFetch = this.#o.fetch ?? fetch;
+    return doFetch(url, { method: "HEAD", headers: { accept: MANIFEST_TYPES, ...(authorization ? { authorization } : {}) }, signal: AbortSignal.timeout(15_000) });
+  }
+
+  /** The token dance of Docker-style registries: Bearer realm -> token, with Basic credentials. */
+  async #authorize(challenge: string, credentials: Credentials | undefined): Promise<string | undefined> {
+    if (/^basic/i.test(challenge)) return credentials ? basic(credentials) : undefined;
+    const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (!/^bearer/i.test(challenge) || !params.realm) return undefined;
+    const tokenUrl = new URL(params.realm);
+    if (params.service) tokenUrl.searchParams.set("service", params.service);
+    tokenUrl.searchParams.set("scope", params.scope ?? `repository:${this.#ref.repository}:pull`);
+    const doFetch = this.#o.fetch ?? fetch;
+    const response = await doFetch(tokenUrl, { headers: credentials ? { authorization: basic(credentials) } : {}, signal: AbortSignal.timeout(15_000) });
+    if (!response.ok) return undefined;
+    const body = z.object({ token: z.string().optional(), access_token: z.string().optional() }).safeParse(await response.json());
+    const token = body.success ? (body.data.token ?? body.data.access_token) : undefined;
+    this.#o.secrets.add(token);
+    return token ? `Bearer ${token}` : undefined;
+  }
+
+  async #credentials(): Promise<Credentials | undefined> {
+    const { secretName, namespace } = this.#o;
+    if (secretName === undefined) return undefined;
+    let secret;
+    try {
+      secret = await this.#o.core.readNamespacedSecret({ name: secretName, namespace });
+    } catch (error) {
+      if (isStatus(error, 404)) throw new ConfigError(`registry secret ${namespace}/${secretName} (REGISTRY_SECRET) does not exist`, `create it with \`kubectl -n ${namespace} create secret docker-registry ${secretName} --docker-server=${this.#ref.host} ...\``);
+      throw kubeError(error, `reading registry secret ${namespace}/${secretName}`);
+    }
+    const where = `registry secret ${namespace}/${secretName}`;
+    if (secret.type !== "kubernetes.io/dockerconfigjson") {
+      throw new ConfigError(`${where} has type ${secret.type ?? "(none)"}, not kubernetes.io/dockerconfigjson`, `recreate it with \`kubectl -n ${namespace} create secret docker-registry ${secretName} ...\``);
+    }
+    const raw = secret.data?.[".dockerconfigjson"];
+    const parsed = DockerConfig.safeParse(safeJson(Buffer.from(raw ?? "", "base64").toString("utf8")));
+    if (!parsed.success) throw new ConfigError(`${where} has no valid .dockerconfigjson`, "recreate it with `kubectl create secret docker-registry`");
+    const entry = Object.entries(parsed.data.auths).find(([server]) => hostOf(server) === this.#ref.host || (this.#ref.host === "registry-1.docker.io" && /docker\.io/.test(server)))?.[1];
+    if (entry === undefined) return undefined;
+    const [username = "", password = ""] = entry.auth ? Buffer.from(entry.auth, "base64").toString("utf8").split(/:(.*)/s) : [entry.username, entry.password];
+    this.#o.secrets.addBasic(username, password);
+    if (entry.auth) this.#o.secrets.add(entry.auth);
+    return { username, password };
+  }
+}
+
+function hostOf(server: string): string {
+  return server.replace(/^https?:\/\//, "").split("/")[0] ?? server;
+}
+
+function basic(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,130 @@
+import { Command, CommanderError, Option } from "commander";
+import { runPlan } from "./commands/plan.ts";
+import { runRetry } from "./commands/retry.ts";
+import { runStatus, type StatusFormat } from "./commands/status.ts";
+import { runSync } from "./commands/sync.ts";
+import { type Config, loadConfig, type Requirement } from "./config.ts";
+import { ConfigError, EXIT_CODES, type ExitCode, exitCodeFor, RunnerError } from "./errors.ts";
+import { createLogger, type Logger, Secrets } from "./log.ts";
+import { createRuntime, type Env, type Runtime } from "./runtime.ts";
+import { SETTINGS } from "./settings.ts";
+
+export interface CliIO {
+  readonly env: Env;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly stderrIsTTY: boolean;
+  readonly version: string;
+  /** Aborted on SIGTERM/SIGINT. */
+  readonly stop: AbortSignal;
+  /** Tests replace the real adapters. */
+  readonly makeRuntime?: (config: Config, env: Env, log: Logger, secrets: Secrets) => Runtime;
+}
+
+const EXIT_TABLE = `
+Exit codes:
+  0  success or progress: up to date, deployed, or another run holds the lease
+  1  internal error (a bug: the log has the stack)
+  2  usage or configuration error: fix the input named in the message
+  3  transient failure: the next tick retries (network, API, a failed attempt with retries left)
+  4  the head commit is set aside after MAX_RETRIES failed attempts: push a newer commit or run \`ci-runner retry\``;
+
+function addSettings(command: Command): Command {
+  for (const s of SETTINGS) {
+    if (s.flag === undefined) continue;
+    const valued = s.key === "registryInsecure" ? `${s.flag} [bool]` : `${s.flag} <value>`;
+    command.addOption(new Option(valued, `${s.form} [env ${s.env}${s.fallback ? `, default ${s.fallback}` : ""}]`));
+  }
+  return command;
+}
+
+/** The whole CLI; returns the exit code instead of exiting, so tests can drive it. */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  let code: ExitCode = EXIT_CODES.ok;
+  const secrets = new Secrets();
+  secrets.add(io.env.GIT_TOKEN);
+  const out = (text: string) => io.stdout(secrets.scrub(text));
+
+  const program = new Command("ci-runner")
+    .description("Follow one GitHub branch: build each new commit in the cluster with Kaniko and deploy it with Helm.\nRun `sync --once` from a CronJob; the schedule is the polling interval.")
+    .version(io.version, "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", EXIT_TABLE)
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+
+  async function withConfig(requirement: Requirement, opts: Record<string, unknown>, body: (config: Config, log: Logger) => Promise<ExitCode>) {
+    const config = loadConfig(io.env, opts, requirement);
+    const pretty = config.logFormat === "pretty" || (config.logFormat === "auto" && io.stderrIsTTY);
+    const log = createLogger({ level: config.logLevel, pretty, secrets, write: io.stderr });
+    try {
+      code = await body(config, log);
+    } catch (error) {
+      code = exitCodeFor(error);
+      const remedy = error instanceof RunnerError ? error.remedy : "this is a bug: please report it with this log";
+      log.error({ err: error, remedy }, error instanceof RunnerError ? error.message : "Internal error");
+    }
+  }
+  const runtime = (config: Config, log: Logger) => (io.makeRuntime ?? createRuntime)(config, io.env, log, secrets);
+
+  addSettings(program.command("sync"))
+    .description("reconcile the release with the branch head: build and deploy what is new")
+    .option("--once", "one pass, then exit (the CronJob entry point)")
+    .addHelpText("after", `
+Examples:
+  $ REPO=acme/shop IMAGE=ghcr.io/acme/shop CHART_PATH=deploy/chart RELEASE=shop ci-runner sync --once
+  $ ci-runner sync --once --kubeconfig ~/.kube/dev --context dev --repo acme/shop --image ghcr.io/acme/shop --chart-path deploy/chart --release shop
+  $ ci-runner sync --interval 60s     # loop until SIGTERM, outside a CronJob
+${EXIT_TABLE}`)
+    .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) =>
+      runSync(runtime(config, log), log, { once: opts.once === true, intervalSeconds: config.intervalSeconds, stop: io.stop })));
+
+  addSettings(program.command("status"))
+    .description("show what is deployed, what is building, what is set aside and who holds the lease")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["table", "json", "yaml"]).default("table"))
+    .addHelpText("after", `
+Examples:
+  $ ci-runner status --release shop --repo acme/shop
+  $ ci-runner status -o json | jq .deployed.sha`)
+    .action((opts: Record<string, unknown>) => withConfig("status", opts, (config, log) => {
+      const { ports } = runtime(config, log);
+      return runStatus(config, ports, opts.output as StatusFormat, out);
+    }));
+
+  addSettings(program.command("plan"))
+    .description("observe and decide only: print the next action, the build Job and the helm command; change nothing")
+    .addHelpText("after", `
+Examples:
+  $ ci-runner plan --repo acme/shop --image ghcr.io/acme/shop --chart-path deploy/chart --release shop`)
+    .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) => runPlan(config, runtime(config, log), out)));
+
+  addSettings(program.command("retry"))
+    .description("let the set-aside commit be tried again (MAX_RETRIES new attempts) on the next pass")
+    .argument("[sha]", "the set-aside commit (full or abbreviated); default: whatever is set aside")
+    .addHelpText("after", `
+Examples:
+  $ ci-runner retry --release shop
+  $ ci-runner retry 3f2a9c1 --release shop`)
+    .action((sha: string | undefined, opts: Record<string, unknown>) => withConfig("status", opts, (config, log) =>
+      runRetry(runtime(config, log).ports.state, sha, out)));
+
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (error) {
+    return usageExit(error, io);
+  }
+  return code;
+}
+
+function usageExit(error: unknown, io: CliIO): ExitCode {
+  if (error instanceof CommanderError) {
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return EXIT_CODES.ok;
+    return EXIT_CODES.config;
+  }
+  if (error instanceof ConfigError) {
+    io.stderr(`ci-runner: ${error.message}:\n${error.problems.map((p) => `  - ${p}\n`).join("")}  fix: ${error.remedy ?? ""}\n`);
+    return EXIT_CODES.config;
+  }
+  io.stderr(`ci-runner: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+  return EXIT_CODES.internal;
+}

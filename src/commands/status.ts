@@ -1,0 +1,82 @@
+import { stringify as toYaml } from "yaml";
+import type { Config } from "../config.ts";
+import type { ExitCode } from "../errors.ts";
+import { viewLease } from "../reconcile/lease.ts";
+import type { Ports } from "../reconcile/ports.ts";
+import type { StateSnapshot } from "../reconcile/types.ts";
+
+export type StatusFormat = "table" | "json" | "yaml";
+
+export interface StatusReport {
+  readonly target: { repo: string; branch: string; release: string; namespace: string; state: string };
+  readonly deployed: { sha: string; at: string; image: string; digest: string | null; revision: number | null } | null;
+  readonly release: { status: string; revision: number | null } | { error: string };
+  readonly head: { sha: string; deployed: boolean } | { error: string };
+  readonly building: { job: string; sha: string; attempt: number; startedAt: string | null }[] | { error: string };
+  readonly setAside: { sha: string; reason: string; attempts: number } | null;
+  readonly lastError: { sha: string; message: string; at: string } | null;
+  readonly lease: { holder: string; expiresAt: string } | null;
+  readonly warnings: readonly string[];
+}
+
+type StatusPorts = Pick<Ports, "state" | "source" | "builds" | "releases" | "clock">;
+
+/** Gathers what is deployed and what is going on; parts that cannot be reached say why. */
+export async function gatherStatus(config: Config, ports: StatusPorts): Promise<StatusReport> {
+  const snapshot: StateSnapshot = await ports.state.read();
+  const { state } = snapshot;
+  const [release, head, building] = await Promise.all([
+    ports.releases.observe().then((r) => ({ status: r.status, revision: r.revision ?? null }), failed),
+    ports.source.branchHead(state.head).then((h) => ({ sha: h.sha, deployed: h.sha === state.deployed?.sha }), failed),
+    ports.builds.inFlight().then((jobs) => jobs.map((j) => ({ job: j.name, sha: j.sha, attempt: j.attempt, startedAt: j.startedAt ?? null })), failed),
+  ]);
+  const lease = viewLease(state, "", ports.clock.now());
+  const failures = state.attempts && state.setAside && state.attempts.sha === state.setAside.sha ? state.attempts.failures : 0;
+  return {
+    target: { repo: `${config.repo.owner}/${config.repo.name}`, branch: config.branch, release: config.release, namespace: config.deployNamespace, state: `${config.cicdNamespace}/${config.stateConfigMap}` },
+    deployed: state.deployed
+      ? { sha: state.deployed.sha, at: state.deployed.at, image: `${config.image}:${state.deployed.sha}`, digest: state.deployed.digest ?? null, revision: state.deployed.revision ?? null }
+      : null,
+    release,
+    head,
+    building,
+    setAside: state.setAside ? { ...state.setAside, attempts: failures } : null,
+    lastError: state.lastError ?? null,
+    lease: lease.kind === "busy" ? { holder: lease.lease.holder, expiresAt: lease.lease.expiresAt } : null,
+    warnings: snapshot.warnings,
+  };
+}
+
+export async function runStatus(config: Config, ports: StatusPorts, format: StatusFormat, out: (text: string) => void): Promise<ExitCode> {
+  const report = await gatherStatus(config, ports);
+  if (format === "json") out(`${JSON.stringify(report, null, 2)}\n`);
+  else if (format === "yaml") out(toYaml(report));
+  else out(renderTable(report));
+  return 0;
+}
+
+function failed(error: unknown): { error: string } {
+  return { error: error instanceof Error ? error.message : String(error) };
+}
+
+function short(sha: string): string {
+  return sha.slice(0, 12);
+}
+
+export function renderTable(r: StatusReport): string {
+  const rows: [string, string][] = [
+    ["Target", `${r.target.repo}@${r.target.branch} -> release ${r.target.release} in ${r.target.namespace}`],
+    ["Deployed", r.deployed ? `${short(r.deployed.sha)} at ${r.deployed.at}` : "nothing yet"],
+    ["Image", r.deployed ? `${r.deployed.image}${r.deployed.digest ? ` (${r.deployed.digest})` : ""}` : "-"],
+    ["Release", "error" in r.release ? `unavailable: ${r.release.error}` : `${r.release.status}${r.release.revision !== null ? `, revision ${r.release.revision}` : ""}`],
+    ["Branch head", "error" in r.head ? `unavailable: ${r.head.error}` : `${short(r.head.sha)}${r.head.deployed ? " (deployed)" : " (not deployed yet)"}`],
+    ["Building", "error" in r.building ? `unavailable: ${r.building.error}` : r.building.length === 0 ? "nothing" : r.building.map((b) => `${b.job} (attempt ${b.attempt})`).join(", ")],
+    ["Set aside", r.setAside ? `${short(r.setAside.sha)} after ${r.setAside.attempts} failed attempts: ${r.setAside.reason}` : "nothing"],
+    ["Last error", r.lastError ? `${short(r.lastError.sha)} at ${r.lastError.at}: ${r.lastError.message}` : "none"],
+    ["Lease", r.lease ? `held by ${r.lease.holder} until ${r.lease.expiresAt}` : "free"],
+    ["State", r.target.state],
+    ...r.warnings.map((w): [string, string] => ["Warning", w]),
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
+}

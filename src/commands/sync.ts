@@ -1,0 +1,35 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ExitCode } from "../errors.ts";
+import { exitCodeFor } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { runPass } from "../reconcile/pass.ts";
+import type { Runtime } from "../runtime.ts";
+import { exitCodeOf } from "./outcome.ts";
+
+export interface SyncOptions {
+  readonly once: boolean;
+  readonly intervalSeconds: number;
+  /** Aborted on SIGTERM/SIGINT: the current pass finishes, no new one starts. */
+  readonly stop: AbortSignal;
+}
+
+/**
+ * `sync --once` is the CronJob's entry point: one pass, then exit. Without --once the pass repeats
+ * every interval until SIGTERM; each pass is the same stateless pass a tick would run.
+ */
+export async function runSync(runtime: Runtime, log: Logger, options: SyncOptions): Promise<ExitCode> {
+  if (options.once) return exitCodeOf(await runPass(runtime.pass, "sync"));
+  let code: ExitCode = 0;
+  while (!options.stop.aborted) {
+    try {
+      code = exitCodeOf(await runPass(runtime.pass, "sync"));
+    } catch (error) {
+      code = exitCodeFor(error);
+      log.error({ err: error, remedy: (error as { remedy?: string }).remedy }, "Pass failed; trying again after the interval");
+      if (code === 1) throw error;
+    }
+    await sleep(options.intervalSeconds * 1000, undefined, { signal: options.stop }).catch(() => undefined);
+  }
+  log.info("Stopped after a signal");
+  return code;
+}

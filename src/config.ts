@@ -1,0 +1,172 @@
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+import { SETTINGS, optionName, type Setting, type SettingKey } from "./settings.ts";
+
+export interface Config {
+  readonly repo: { readonly owner: string; readonly name: string };
+  readonly branch: string;
+  readonly image: string;
+  readonly chartPath: string;
+  readonly release: string;
+  readonly cicdNamespace: string;
+  readonly deployNamespace: string;
+  readonly intervalSeconds: number;
+  readonly maxRetries: number;
+  readonly gitToken: string | undefined;
+  readonly gitTokenSecret: string | undefined;
+  readonly registrySecret: string | undefined;
+  readonly registryInsecure: boolean;
+  readonly githubApiUrl: string;
+  readonly gitUrl: string;
+  readonly kanikoImage: string;
+  readonly dockerfile: string;
+  readonly buildContext: string;
+  readonly imageRepositoryKey: string;
+  readonly imageTagKey: string;
+  readonly valuesFiles: readonly string[];
+  readonly helmTimeoutSeconds: number;
+  readonly buildTimeoutSeconds: number;
+  readonly stateConfigMap: string;
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+  readonly helmBin: string;
+  readonly logFormat: "json" | "pretty" | "auto";
+  readonly logLevel: "debug" | "info" | "warn" | "error";
+}
+
+/** Which settings a command cannot run without. `status` needs fewer than `sync`. */
+export type Requirement = "sync" | "status";
+
+const REQUIRED: Record<Requirement, readonly SettingKey[]> = {
+  sync: ["repo", "image", "chartPath", "release"],
+  status: ["release"],
+};
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const relativePath = z.string().refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must stay inside the repository");
+const duration = z.string().regex(/^\d+(s|m|h)?$/).transform(toSeconds);
+const valuesKey = z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/);
+
+const SCHEMAS: Record<SettingKey, z.ZodType> = {
+  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/),
+  branch: z.string().regex(/^(?!\/|.*\.\.|.*\/\/)[A-Za-z0-9._\/-]+$/).max(200),
+  image: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+$/),
+  chartPath: relativePath,
+  release: z.string().max(53).regex(dnsLabel),
+  cicdNamespace: z.string().max(63).regex(dnsLabel),
+  deployNamespace: z.string().max(63).regex(dnsLabel),
+  interval: duration.pipe(z.number().min(5)),
+  maxRetries: z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(100)),
+  gitToken: z.string().min(1).refine((t) => !/\s/.test(t), "must not contain white space"),
+  gitTokenSecret: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
+  registrySecret: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
+  registryInsecure: z.enum(["true", "false"]).transform((v) => v === "true"),
+  githubApiUrl: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, "")),
+  gitUrl: z.url({ protocol: /^https?$/ }).refine((u) => !new URL(u).username && !new URL(u).password, "must not carry credentials: use GIT_TOKEN"),
+  kanikoImage: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$/),
+  dockerfile: relativePath,
+  buildContext: relativePath,
+  imageRepositoryKey: valuesKey,
+  imageTagKey: valuesKey,
+  valuesFiles: z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean)).pipe(z.array(relativePath)),
+  helmTimeout: duration.pipe(z.number().min(10)),
+  buildTimeout: duration.pipe(z.number().min(30)),
+  stateConfigMap: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
+  kubeconfig: z.string().min(1),
+  context: z.string().min(1),
+  helmBin: z.string().min(1),
+  logFormat: z.enum(["json", "pretty", "auto"]),
+  logLevel: z.enum(["debug", "info", "warn", "error"]),
+};
+
+/**
+ * Builds the Config from the environment and parsed flags (a flag beats its variable).
+ * Every problem is collected and reported at once; secret values are never echoed.
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  flags: Readonly<Record<string, unknown>>,
+  requirement: Requirement = "sync",
+): Config {
+  const problems: string[] = [];
+  const values = new Map<SettingKey, unknown>();
+  for (const setting of SETTINGS) {
+    const { raw, source } = rawValue(setting, env, flags);
+    if (raw === undefined || raw === "") {
+      if (REQUIRED[requirement].includes(setting.key)) problems.push(`${describeSource(setting)} is required: ${setting.form}`);
+      continue;
+    }
+    const parsed = SCHEMAS[setting.key].safeParse(raw);
+    if (parsed.success) values.set(setting.key, parsed.data);
+    else problems.push(`${source}=${setting.secret ? "(hidden)" : JSON.stringify(raw)} is invalid: expected ${setting.form}${detail(parsed.error)}`);
+  }
+  if (values.has("gitToken") && !values.has("gitTokenSecret") && requirement === "sync") {
+    problems.push("GIT_TOKEN is set but GIT_TOKEN_SECRET is not: the build pod receives the token only by Secret reference; create one with `kubectl -n <CICD_NS> create secret generic git-token --from-literal=token=...` and set GIT_TOKEN_SECRET=git-token");
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`${problems.length} configuration problem${problems.length > 1 ? "s" : ""}`, "fix the settings listed above; `ci-runner --help` lists them all", problems);
+  }
+  return assemble(values);
+}
+
+function rawValue(setting: Setting, env: Readonly<Record<string, string | undefined>>, flags: Readonly<Record<string, unknown>>) {
+  const flagValue = setting.flag ? flags[optionName(setting.flag)] : undefined;
+  if (flagValue !== undefined) return { raw: String(flagValue), source: setting.flag ?? setting.env };
+  const envValue = env[setting.env];
+  if (envValue !== undefined && envValue !== "") return { raw: envValue, source: setting.env };
+  return { raw: setting.fallback, source: `default ${setting.env}` };
+}
+
+function describeSource(setting: Setting): string {
+  return setting.flag ? `${setting.env} (or ${setting.flag})` : setting.env;
+}
+
+function detail(error: z.ZodError): string {
+  const custom = error.issues.find((i) => i.code === "custom" || i.code === "too_big" || i.code === "too_small");
+  return custom ? ` (${custom.message})` : "";
+}
+
+function toSeconds(text: string): number {
+  const match = /^(\d+)(s|m|h)?$/.exec(text);
+  const amount = Number(match?.[1] ?? Number.NaN);
+  const unit = match?.[2] ?? "s";
+  return amount * (unit === "h" ? 3600 : unit === "m" ? 60 : 1);
+}
+
+function assemble(values: Map<SettingKey, unknown>): Config {
+  const get = <T>(key: SettingKey) => values.get(key) as T;
+  const repo = get<string | undefined>("repo") ?? "/";
+  const [owner = "", name = ""] = repo.split("/");
+  const release = get<string | undefined>("release") ?? "";
+  return {
+    repo: { owner, name },
+    branch: get("branch"),
+    image: get("image"),
+    chartPath: get("chartPath"),
+    release,
+    cicdNamespace: get("cicdNamespace"),
+    deployNamespace: get("deployNamespace"),
+    intervalSeconds: get("interval"),
+    maxRetries: get("maxRetries"),
+    gitToken: get("gitToken"),
+    gitTokenSecret: get("gitTokenSecret"),
+    registrySecret: get("registrySecret"),
+    registryInsecure: get("registryInsecure"),
+    githubApiUrl: get("githubApiUrl"),
+    gitUrl: get<string | undefined>("gitUrl") ?? `https://github.com/${repo}.git`,
+    kanikoImage: get("kanikoImage"),
+    dockerfile: get("dockerfile"),
+    buildContext: get("buildContext"),
+    imageRepositoryKey: get("imageRepositoryKey"),
+    imageTagKey: get("imageTagKey"),
+    valuesFiles: get("valuesFiles"),
+    helmTimeoutSeconds: get("helmTimeout"),
+    buildTimeoutSeconds: get("buildTimeout"),
+    stateConfigMap: get<string | undefined>("stateConfigMap") ?? `ci-runner-${release}`,
+    kubeconfig: get("kubeconfig"),
+    context: get("context"),
+    helmBin: get("helmBin"),
+    logFormat: get("logFormat"),
+    logLevel: get("logLevel"),
+  };
+}

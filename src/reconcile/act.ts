@@ -1,0 +1,111 @@
+import { join } from "node:path";
+import { AttemptFailure } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { LeasedState } from "./leased-state.ts";
+import type { Ports } from "./ports.ts";
+import type { Action, PassOutcome, RunnerState } from "./types.ts";
+
+export interface ActContext {
+  readonly ports: Ports;
+  readonly leased: LeasedState;
+  readonly log: Logger;
+  readonly maxRetries: number;
+  readonly valuesFiles: readonly string[];
+}
+
+type WorkAction = Exclude<Action, { kind: "up-to-date" } | { kind: "skip-set-aside" }>;
+
+/**
+ * Performs one action, safe to repeat. Returns an outcome when the pass is over, or undefined to
+ * observe again. Each crash window says what the next tick does.
+ */
+export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutcome | undefined> {
+  const { ports, leased, log } = ctx;
+  switch (action.kind) {
+    case "start-build": {
+      await ports.builds.start({ sha: action.sha, attempt: action.attempt });
+      // Killed here: the next tick computes the same Job name, finds the Job and awaits it.
+      log.info({ sha: action.sha, attempt: action.attempt, job: ports.builds.jobName(action.sha, action.attempt) }, "Created build Job");
+      return undefined;
+    }
+    case "await-build": {
+      log.info({ job: action.job }, "Waiting for build Job");
+      await ports.builds.wait(action.job);
+      // Killed while waiting: the Job runs on; the next tick adopts it by name and waits again.
+      log.info({ job: action.job }, "Build Job finished");
+      return undefined;
+    }
+    case "record-build": {
+      await leased.update((s) => ({ ...s, built: { sha: action.sha, digest: action.digest } }));
+      // Killed here: the record says the image exists, so the next tick deploys; the succeeded Job
+      // is left for its TTL to remove.
+      await ports.builds.remove(action.job);
+      log.info({ sha: action.sha, digest: action.digest, job: action.job }, "Recorded built image and deleted its Job");
+      return undefined;
+    }
+    case "record-failure":
+      return recordFailure(ctx, action.sha, action.attempt, action.message, action.setAside);
+    case "repair-release": {
+      log.warn({ status: action.status, revision: action.revision }, "Repairing release left mid-operation by a killed helm");
+      await ports.releases.repair({ status: action.status, revision: action.revision });
+      // Killed here: the release is pending again or repaired; the next tick observes which.
+      return undefined;
+    }
+    case "record-deployed": {
+      // A previous run deployed this SHA and was killed before recording it: record, don't redeploy.
+      await leased.update((s) => deployed(s, action.sha, action.digest, action.revision, ports.clock.now()));
+      log.info({ sha: action.sha, revision: action.revision }, "Recorded release deployed by an earlier run");
+      return { kind: "deployed", sha: action.sha, revision: action.revision };
+    }
+    case "deploy":
+      return deploy(ctx, action);
+  }
+}
+
+async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" }>): Promise<PassOutcome> {
+  const { ports, leased, log } = ctx;
+  const checkout = await ports.charts.checkout(action.sha);
+  let revision: number | undefined;
+  try {
+    log.info({ sha: action.sha, attempt: action.attempt }, "Deploying release");
+    const valuesFiles = ctx.valuesFiles.map((file) => join(checkout.root, file));
+    ({ revision } = await ports.releases.deploy({ sha: action.sha, chartDir: checkout.chartDir, valuesFiles }));
+  } catch (error) {
+    if (!(error instanceof AttemptFailure)) throw error;
+    // Killed after helm rolled back but before this record: the next tick deploys once more
+    // (one extra attempt, still bounded by MAX_RETRIES once recorded).
+    return recordFailure(ctx, action.sha, action.attempt, error.message, action.lastAttempt);
+  } finally {
+    await checkout.dispose();
+  }
+  // Killed here, after helm and before the record: the next tick sees the release deployed with
+  // this SHA as its image tag and records it (record-deployed) without running helm again.
+  await leased.update((s) => deployed(s, action.sha, action.digest, revision, ports.clock.now()));
+  log.info({ sha: action.sha, revision, digest: action.digest }, "Deployed release and recorded it");
+  return { kind: "deployed", sha: action.sha, revision };
+}
+
+async function recordFailure(ctx: ActContext, sha: string, attempt: number, message: string, setAside: boolean): Promise<PassOutcome> {
+  const { leased, log, ports, maxRetries } = ctx;
+  const at = ports.clock.now().toISOString();
+  const since = leased.state.attempts?.sha === sha ? leased.state.attempts.since : undefined;
+  const reason = `failed ${attempt - (since ?? 0)} of ${maxRetries} attempts; last: ${message}`;
+  await leased.update((s) => ({
+    ...s,
+    attempts: { sha, failures: attempt, since },
+    lastError: { sha, message, at },
+    ...(setAside ? { setAside: { sha, reason } } : {}),
+  }));
+  if (setAside) {
+    log.error({ sha, attempt, error: message }, "Set commit aside after its last attempt");
+    return { kind: "set-aside", sha, reason };
+  }
+  log.warn({ sha, attempt, maxRetries, error: message }, "Attempt failed; the next tick retries");
+  return { kind: "attempt-failed", sha, attempt, message };
+}
+
+function deployed(s: RunnerState, sha: string, digest: string | undefined, revision: number | undefined, now: Date): RunnerState {
+  // A deployed head supersedes every older attempt, error and set-aside commit.
+  const { attempts: _a, lastError: _e, built: _b, setAside: _s, ...rest } = s;
+  return { ...rest, deployed: { sha, at: now.toISOString(), digest, revision } };
+}

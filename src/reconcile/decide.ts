@@ -1,0 +1,65 @@
+import type { Action, Observation, RunnerState } from "./types.ts";
+
+/** True when the head needs no work: the idle tick stops here without observing anything else. */
+export function headNeedsWork(head: string, state: RunnerState): boolean {
+  return state.deployed?.sha !== head && state.setAside?.sha !== head;
+}
+
+/** Failed attempts so far for `sha` (0 when the counter belongs to another commit). */
+export function failuresFor(sha: string, state: RunnerState): number {
+  return state.attempts?.sha === sha ? state.attempts.failures : 0;
+}
+
+/** Attempts `sha` has used since it was last granted new ones by `ci-runner retry`. */
+function usedSinceRetry(sha: string, state: RunnerState, failures: number): number {
+  return failures - (state.attempts?.sha === sha ? (state.attempts.since ?? 0) : 0);
+}
+
+/**
+ * The one next step for what was observed. Pure: same observation, same action.
+ * Order matters: a release stuck mid-operation blocks everything; a release that already runs the
+ * head was deployed by a run killed before it could record it; a known image skips the build.
+ */
+export function decide(obs: Observation): Action {
+  const { head, state } = obs;
+  if (state.deployed?.sha === head) return { kind: "up-to-date", sha: head };
+  if (state.setAside?.sha === head) return { kind: "skip-set-aside", sha: head, reason: state.setAside.reason };
+
+  const work = obs.work;
+  if (work === undefined) throw new Error("decide: head needs work but work was not observed");
+  const failures = failuresFor(head, state);
+  const attempt = failures + 1;
+  const lastAttempt = usedSinceRetry(head, state, attempt) >= obs.maxRetries;
+  if (usedSinceRetry(head, state, failures) >= obs.maxRetries) {
+    // MAX_RETRIES was lowered below the failures already counted: set aside without another try.
+    return { kind: "record-failure", sha: head, attempt: failures, message: state.lastError?.message ?? "retries exhausted", setAside: true };
+  }
+
+  const { release, build } = work;
+  if (release.status.startsWith("pending-") || release.status === "uninstalling") {
+    return { kind: "repair-release", status: release.status, revision: release.revision };
+  }
+  if (release.status === "deployed" && release.imageTag === head) {
+    const digest = state.built?.sha === head ? state.built.digest : work.registryDigest;
+    return { kind: "record-deployed", sha: head, revision: release.revision, digest };
+  }
+  if (state.built?.sha === head) return { kind: "deploy", sha: head, attempt, digest: state.built.digest, lastAttempt };
+
+  if (build !== undefined) {
+    switch (build.phase) {
+      case "succeeded":
+        if (build.digest !== undefined) return { kind: "record-build", sha: head, digest: build.digest, job: build.name };
+        return failure(head, attempt, lastAttempt, "build Job succeeded but reported no image digest");
+      case "failed":
+        return failure(head, attempt, lastAttempt, build.reason ?? "build Job failed");
+      case "running":
+        return { kind: "await-build", sha: head, attempt, job: build.name };
+    }
+  }
+  if (work.registryDigest !== undefined) return { kind: "deploy", sha: head, attempt, digest: work.registryDigest, lastAttempt };
+  return { kind: "start-build", sha: head, attempt };
+}
+
+function failure(sha: string, attempt: number, setAside: boolean, message: string): Action {
+  return { kind: "record-failure", sha, attempt, message, setAside };
+}

@@ -1,0 +1,111 @@
+import { ConflictError, LeaseLost } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { viewLease, withLease, withoutLease } from "./lease.ts";
+import type { Clock, StateStore } from "./ports.ts";
+import type { RunnerState, StateSnapshot } from "./types.ts";
+
+/**
+ * The state while this run holds the lease: every write is compare-and-swap, serialized in-process
+ * (the heartbeat and the pass never race each other), and refused once the lease is no longer ours.
+ */
+export class LeasedState {
+  #snapshot: StateSnapshot;
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #store: StateStore;
+  readonly #holder: string;
+  readonly #clock: Clock;
+  readonly #seconds: number;
+
+  private constructor(store: StateStore, holder: string, clock: Clock, seconds: number, snapshot: StateSnapshot) {
+    this.#store = store;
+    this.#holder = holder;
+    this.#clock = clock;
+    this.#seconds = seconds;
+    this.#snapshot = snapshot;
+  }
+
+  /**
+   * Takes the lease, or returns the lease that blocks us. `prepare` adds changes that ride along on
+   * the same write (the remembered branch head).
+   */
+  static async acquire(
+    store: StateStore, holder: string, clock: Clock, seconds: number, snapshot: StateSnapshot,
+    prepare: (state: RunnerState) => RunnerState = (s) => s,
+  ): Promise<LeasedState | { busy: { holder: string; expiresAt: string } }> {
+    const view = viewLease(snapshot.state, holder, clock.now());
+    if (view.kind === "busy") return { busy: view.lease };
+    try {
+      const next = await store.write(withLease(prepare(snapshot.state), holder, clock.now(), seconds), snapshot.resourceVersion);
+      return new LeasedState(store, holder, clock, seconds, next);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      // Another run wrote between our read and our write: it most likely took the lease.
+      const fresh = await store.read();
+      const again = viewLease(fresh.state, holder, clock.now());
+      if (again.kind === "busy") return { busy: again.lease };
+      throw error;
+    }
+  }
+
+  get state(): RunnerState {
+    return this.#snapshot.state;
+  }
+
+  /** Re-reads the state (observe again) and checks the lease is still ours. */
+  refresh(): Promise<void> {
+    return this.#serial(async () => {
+      const fresh = await this.#store.read();
+      this.#assertOurs(fresh.state);
+      this.#snapshot = fresh;
+    });
+  }
+
+  /** Applies `change` with compare-and-swap; on a conflict re-reads once and re-applies if the lease is still ours. */
+  update(change: (state: RunnerState) => RunnerState): Promise<void> {
+    return this.#serial(() => this.#write(change));
+  }
+
+  /** Gives the lease back (best effort: an expired lease frees itself anyway). */
+  release(): Promise<void> {
+    return this.#serial(() => this.#write(withoutLease));
+  }
+
+  /** Renews the lease every third of its duration until the returned function is called. */
+  startHeartbeat(log: Logger): () => void {
+    const timer = setInterval(() => {
+      this.update((s) => s).catch((error: unknown) => log.warn({ err: error }, "Could not renew the lease"));
+    }, (this.#seconds * 1000) / 3);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async #write(change: (state: RunnerState) => RunnerState): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      const current = this.#snapshot;
+      this.#assertOurs(current.state);
+      const next = change(current.state);
+      const leased = next.lease === undefined ? next : withLease(next, this.#holder, this.#clock.now(), this.#seconds);
+      try {
+        this.#snapshot = await this.#store.write(leased, current.resourceVersion);
+        return;
+      } catch (error) {
+        if (!(error instanceof ConflictError) || tries > 0) throw error;
+        // Someone else wrote (e.g. `ci-runner retry`): take their state and apply our change to it.
+        this.#snapshot = await this.#store.read();
+      }
+    }
+  }
+
+  #assertOurs(state: RunnerState): void {
+    const view = viewLease(state, this.#holder, this.#clock.now());
+    if (view.kind === "ours") return;
+    const who = view.kind === "busy" ? `now held by ${view.lease.holder}` : "expired";
+    throw new LeaseLost(`the lease on the state ConfigMap is ${who}; this run stopped before acting`, "nothing to do: the run holding the lease continues the work");
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task, task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}

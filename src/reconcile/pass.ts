@@ -1,0 +1,113 @@
+import type { Logger } from "../log.ts";
+import { act } from "./act.ts";
+import { decide, failuresFor, headNeedsWork } from "./decide.ts";
+import { LeasedState } from "./leased-state.ts";
+import type { BranchHead, Ports } from "./ports.ts";
+import type { Action, Observation, PassOutcome, RunnerState, WorkObservation } from "./types.ts";
+
+export interface PassContext {
+  readonly ports: Ports;
+  readonly log: Logger;
+  /** Who we are in the lease: pod name (or host) and pid, unique per process. */
+  readonly holder: string;
+  readonly maxRetries: number;
+  readonly leaseSeconds: number;
+  readonly valuesFiles: readonly string[];
+}
+
+/** A pass has at most this many steps (build, wait, record, deploy...); more means a bug. */
+const MAX_STEPS = 12;
+
+/**
+ * One reconcile pass: observe -> decide -> act -> observe again, until the head is deployed, a
+ * failure is recorded, or another run holds the lease. `plan` stops after the first decision.
+ */
+export async function runPass(ctx: PassContext, mode: "sync" | "plan"): Promise<PassOutcome> {
+  const { ports, log } = ctx;
+  const snapshot = await ports.state.read();
+  for (const warning of snapshot.warnings) log.warn({ warning }, "Ignored malformed state annotation");
+  const head = await ports.source.branchHead(snapshot.state.head);
+  log.info({ sha: head.sha, notModified: head.notModified }, "Observed branch head");
+  const remember = (s: RunnerState) => rememberHead(s, head);
+
+  if (!headNeedsWork(head.sha, snapshot.state)) {
+    const action = decide(observation(ctx, head.sha, snapshot.state));
+    if (mode === "sync" && remember(snapshot.state) !== snapshot.state) {
+      await rememberQuietly(ctx, snapshot.state, snapshot.resourceVersion, remember);
+    }
+    return idleOutcome(action, log);
+  }
+  if (mode === "plan") {
+    const work = await observeWork(ports, head.sha, snapshot.state);
+    return { kind: "planned", action: decide(observation(ctx, head.sha, snapshot.state, work)) };
+  }
+
+  const taken = await LeasedState.acquire(ports.state, ctx.holder, ports.clock, ctx.leaseSeconds, snapshot, remember);
+  if (!(taken instanceof LeasedState)) {
+    log.info({ holder: taken.busy.holder, expiresAt: taken.busy.expiresAt }, "Another run holds the lease; leaving the work to it");
+    return { kind: "lease-busy", ...taken.busy };
+  }
+  const stopHeartbeat = taken.startHeartbeat(log);
+  try {
+    return await work(ctx, taken, head.sha);
+  } finally {
+    stopHeartbeat();
+    await taken.release().catch((error: unknown) => log.warn({ err: error }, "Could not release the lease; it expires by itself"));
+  }
+}
+
+async function work(ctx: PassContext, leased: LeasedState, head: string): Promise<PassOutcome> {
+  const { ports, log } = ctx;
+  for (let step = 0; step < MAX_STEPS; step++) {
+    if (step > 0) await leased.refresh();
+    const work = await observeWork(ports, head, leased.state);
+    const action = decide(observation(ctx, head, leased.state, work));
+    log.debug({ action }, "Decided next step");
+    if (action.kind === "up-to-date" || action.kind === "skip-set-aside") return idleOutcome(action, log);
+    const outcome = await act(action, { ports, leased, log, maxRetries: ctx.maxRetries, valuesFiles: ctx.valuesFiles });
+    if (outcome !== undefined) return outcome;
+  }
+  throw new Error(`pass did not settle after ${MAX_STEPS} steps`);
+}
+
+/** Everything decide needs about the work for `head`; the registry is asked only when no build is known. */
+export async function observeWork(ports: Ports, head: string, state: RunnerState): Promise<WorkObservation> {
+  const attempt = failuresFor(head, state) + 1;
+  const [release, build] = await Promise.all([
+    ports.releases.observe(),
+    state.built?.sha === head ? undefined : ports.builds.find(ports.builds.jobName(head, attempt)),
+  ]);
+  const needRegistry = state.built?.sha !== head && build === undefined;
+  const registryDigest = needRegistry ? await ports.registry.digestOf(head) : undefined;
+  return { release, build, registryDigest };
+}
+
+function observation(ctx: PassContext, head: string, state: RunnerState, work?: WorkObservation): Observation {
+  return { head, state, maxRetries: ctx.maxRetries, ...(work ? { work } : {}) };
+}
+
+function rememberHead(state: RunnerState, head: BranchHead): RunnerState {
+  if (head.etag === undefined || (state.head?.sha === head.sha && state.head.etag === head.etag)) return state;
+  return { ...state, head: { sha: head.sha, etag: head.etag } };
+}
+
+/** The remembered ETag only saves a rate-limit point: losing that write to another run is fine. */
+async function rememberQuietly(ctx: PassContext, state: RunnerState, rv: string | undefined, remember: (s: RunnerState) => RunnerState) {
+  try {
+    await ctx.ports.state.write(remember(state), rv);
+  } catch (error) {
+    ctx.log.debug({ err: error }, "Did not remember the branch head ETag");
+  }
+}
+
+function idleOutcome(action: Action, log: Logger): PassOutcome {
+  if (action.kind === "skip-set-aside") {
+    log.warn({ sha: action.sha, reason: action.reason }, "Head commit is set aside; waiting for a newer commit or `ci-runner retry`");
+    return { kind: "set-aside", sha: action.sha, reason: action.reason };
+  }
+  if (action.kind === "up-to-date") {
+    log.info({ sha: action.sha }, "Release is up to date");
+    return { kind: "up-to-date", sha: action.sha };
+  }
+  throw new Error(`idleOutcome: ${action.kind} is not an idle action`);
+}

@@ -1,0 +1,90 @@
+import type { BuildObservation, ReleaseObservation, RunnerState, StateSnapshot } from "./types.ts";
+
+/**
+ * What the core needs from the world, in domain words. Adapters in src/adapters implement these
+ * against GitHub, the Kubernetes API, Helm and the registry; tests implement them as strict fakes.
+ */
+
+export interface BranchHead {
+  readonly sha: string;
+  readonly etag: string | undefined;
+  /** GitHub answered 304: the head is the one we saw last time (free against the rate limit). */
+  readonly notModified: boolean;
+}
+
+export interface SourceHost {
+  branchHead(known: { sha: string; etag: string } | undefined): Promise<BranchHead>;
+}
+
+export interface StateStore {
+  read(): Promise<StateSnapshot>;
+  /** Compare-and-swap: fails with ConflictError when the ConfigMap changed since `resourceVersion`. */
+  write(next: RunnerState, resourceVersion: string | undefined): Promise<StateSnapshot>;
+}
+
+export interface BuildRequest {
+  readonly sha: string;
+  readonly attempt: number;
+}
+
+export interface BuildRunner {
+  jobName(sha: string, attempt: number): string;
+  find(name: string): Promise<BuildObservation | undefined>;
+  /** Creates the Job, or adopts one of ours with the same name (AlreadyExists). */
+  start(request: BuildRequest): Promise<void>;
+  /** Waits (watch, not polling) until the Job finishes or the deadline passes. */
+  wait(name: string): Promise<void>;
+  /** Deletes a succeeded Job and its pods; a failed one is kept for `kubectl logs` until its TTL. */
+  remove(name: string): Promise<void>;
+  /** Jobs of this target that have not finished, for `status`. */
+  inFlight(): Promise<BuildObservation[]>;
+}
+
+export interface ImageRegistry {
+  /** Digest of IMAGE:<tag>, or undefined when the registry does not have it. */
+  digestOf(tag: string): Promise<string | undefined>;
+}
+
+export interface ChartCheckout {
+  /** The repository root of the checkout (values files are relative to it). */
+  readonly root: string;
+  /** The chart directory inside it. */
+  readonly chartDir: string;
+  dispose(): Promise<void>;
+}
+
+export interface ChartSource {
+  /** The chart (and values files) exactly at `sha`, fetched without the token in argv or URL. */
+  checkout(sha: string): Promise<ChartCheckout>;
+}
+
+export interface DeployRequest {
+  readonly sha: string;
+  readonly chartDir: string;
+  /** Absolute paths of extra values files. */
+  readonly valuesFiles: readonly string[];
+}
+
+export interface ReleaseManager {
+  observe(): Promise<ReleaseObservation>;
+  /** Clears a release stuck in pending-* by a killed helm, so the next upgrade can proceed. */
+  repair(release: ReleaseObservation): Promise<void>;
+  /** `helm upgrade --install` with wait and atomic rollback; throws DeployFailure when helm failed. */
+  deploy(request: DeployRequest): Promise<{ revision: number | undefined }>;
+  /** The argv deploy would run (for `plan`), secrets masked. */
+  deployArgv(request: DeployRequest): Promise<readonly string[]>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Ports {
+  readonly source: SourceHost;
+  readonly state: StateStore;
+  readonly builds: BuildRunner;
+  readonly registry: ImageRegistry;
+  readonly charts: ChartSource;
+  readonly releases: ReleaseManager;
+  readonly clock: Clock;
+}

@@ -1,0 +1,104 @@
+/** Domain words of a pass. No library types here: adapters translate into these. */
+
+export interface DeployedRecord {
+  readonly sha: string;
+  readonly at: string;
+  readonly digest: string | undefined;
+  readonly revision: number | undefined;
+}
+
+/** What this runner remembers between ticks, kept as annotations on the state ConfigMap. */
+export interface RunnerState {
+  readonly deployed?: DeployedRecord;
+  /** An image for this SHA was pushed (digest known): a later attempt skips straight to deploy. */
+  readonly built?: { readonly sha: string; readonly digest: string };
+  /**
+   * Failed attempts for one SHA; the next attempt's number is failures + 1, so every attempt has its
+   * own Job name. `since` is the failure count when `ci-runner retry` last granted new attempts.
+   */
+  readonly attempts?: { readonly sha: string; readonly failures: number; readonly since?: number | undefined };
+  readonly setAside?: { readonly sha: string; readonly reason: string };
+  readonly lastError?: { readonly sha: string; readonly message: string; readonly at: string };
+  /** Last branch head seen and the ETag GitHub gave for it, for a free conditional request. */
+  readonly head?: { readonly sha: string; readonly etag: string };
+  readonly lease?: Lease;
+}
+
+export interface Lease {
+  readonly holder: string;
+  readonly expiresAt: string;
+}
+
+/** State as read, with the resourceVersion every write must present (compare-and-swap). */
+export interface StateSnapshot {
+  readonly state: RunnerState;
+  /** undefined when the ConfigMap does not exist yet: the first write creates it. */
+  readonly resourceVersion: string | undefined;
+  /** Annotations that could not be read; each was treated as absent. */
+  readonly warnings: readonly string[];
+}
+
+export type BuildPhase = "running" | "succeeded" | "failed";
+
+export interface BuildObservation {
+  readonly name: string;
+  readonly sha: string;
+  readonly attempt: number;
+  readonly phase: BuildPhase;
+  /** The pushed image digest, from the build pod's termination message. */
+  readonly digest?: string | undefined;
+  /** Why it failed, short and sanitized. */
+  readonly reason?: string | undefined;
+  readonly startedAt?: string | undefined;
+}
+
+export type ReleaseStatus =
+  | "absent" | "deployed" | "failed" | "superseded" | "uninstalling" | "uninstalled"
+  | "pending-install" | "pending-upgrade" | "pending-rollback" | "unknown";
+
+export interface ReleaseObservation {
+  readonly status: ReleaseStatus;
+  readonly revision?: number | undefined;
+  /** The image tag value the release was deployed with (the SHA when we deployed it). */
+  readonly imageTag?: string | undefined;
+  readonly updatedAt?: string | undefined;
+}
+
+/** Facts about the work for a head that is neither deployed nor set aside. */
+export interface WorkObservation {
+  readonly release: ReleaseObservation;
+  /** The build Job of the current attempt, if it exists. */
+  readonly build: BuildObservation | undefined;
+  /** Digest of IMAGE:<sha> in the registry; undefined when absent or not checked. */
+  readonly registryDigest: string | undefined;
+}
+
+export interface Observation {
+  readonly head: string;
+  readonly state: RunnerState;
+  readonly maxRetries: number;
+  /** Present only when the head needs work; an idle tick never pays for it. */
+  readonly work?: WorkObservation;
+}
+
+export type Action =
+  | { readonly kind: "up-to-date"; readonly sha: string }
+  | { readonly kind: "skip-set-aside"; readonly sha: string; readonly reason: string }
+  | { readonly kind: "repair-release"; readonly status: ReleaseStatus; readonly revision: number | undefined }
+  | { readonly kind: "record-deployed"; readonly sha: string; readonly revision: number | undefined; readonly digest: string | undefined }
+  | { readonly kind: "start-build"; readonly sha: string; readonly attempt: number }
+  | { readonly kind: "await-build"; readonly sha: string; readonly attempt: number; readonly job: string }
+  | { readonly kind: "record-build"; readonly sha: string; readonly digest: string; readonly job: string }
+  | { readonly kind: "record-failure"; readonly sha: string; readonly attempt: number; readonly message: string; readonly setAside: boolean }
+  | { readonly kind: "deploy"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined; readonly lastAttempt: boolean };
+
+export type ActionKind = Action["kind"];
+
+/** How a pass ended; main maps it to an exit code. */
+export type PassOutcome =
+  | { readonly kind: "up-to-date"; readonly sha: string }
+  | { readonly kind: "deployed"; readonly sha: string; readonly revision: number | undefined }
+  | { readonly kind: "lease-busy"; readonly holder: string; readonly expiresAt: string }
+  | { readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly message: string }
+  | { readonly kind: "set-aside"; readonly sha: string; readonly reason: string }
+  | { readonly kind: "planned"; readonly action: Action };

@@ -1,0 +1,59 @@
+/**
+ * The one table of settings: environment variable, flag, default and the form expected.
+ * config.ts validates it, cli.ts turns it into flags, and the README table is checked against it.
+ */
+
+export interface Setting {
+  readonly key: SettingKey;
+  readonly env: string;
+  /** Absent for secrets: a token never travels in argv. */
+  readonly flag?: string;
+  readonly fallback?: string;
+  readonly secret?: boolean;
+  /** What form is expected, shown in errors and in --help. */
+  readonly form: string;
+}
+
+export type SettingKey =
+  | "repo" | "branch" | "image" | "chartPath" | "release" | "cicdNamespace" | "deployNamespace"
+  | "interval" | "maxRetries" | "gitToken" | "gitTokenSecret" | "registrySecret" | "registryInsecure"
+  | "githubApiUrl" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext"
+  | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "buildTimeout"
+  | "stateConfigMap" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel";
+
+export const SETTINGS: readonly Setting[] = [
+  { key: "repo", env: "REPO", flag: "--repo", form: "GitHub repository as owner/name, e.g. acme/shop" },
+  { key: "branch", env: "BRANCH", flag: "--branch", fallback: "main", form: "branch name to follow" },
+  { key: "image", env: "IMAGE", flag: "--image", form: "image repository without tag, e.g. ghcr.io/acme/shop" },
+  { key: "chartPath", env: "CHART_PATH", flag: "--chart-path", form: "relative path of the Helm chart in the repository, e.g. deploy/chart" },
+  { key: "release", env: "RELEASE", flag: "--release", form: "Helm release name: lowercase letters, digits and '-', at most 53 characters" },
+  { key: "cicdNamespace", env: "CICD_NS", flag: "--cicd-ns", fallback: "cicd", form: "namespace for build Jobs and the state ConfigMap" },
+  { key: "deployNamespace", env: "DEPLOY_NS", flag: "--deploy-ns", fallback: "default", form: "namespace the release is deployed to (created if missing)" },
+  { key: "interval", env: "INTERVAL", flag: "--interval", fallback: "300", form: "seconds between passes without --once: a number, or 30s/5m/1h, at least 5s" },
+  { key: "maxRetries", env: "MAX_RETRIES", flag: "--max-retries", fallback: "3", form: "attempts per commit before it is set aside: an integer from 1 to 100" },
+  { key: "gitToken", env: "GIT_TOKEN", secret: true, form: "GitHub token for a private repository (environment only, never a flag)" },
+  { key: "gitTokenSecret", env: "GIT_TOKEN_SECRET", flag: "--git-token-secret", form: "Secret in CICD_NS with key 'token' that the build pod reads the token from" },
+  { key: "registrySecret", env: "REGISTRY_SECRET", flag: "--registry-secret", form: "kubernetes.io/dockerconfigjson Secret in CICD_NS used to push and to check for an existing image" },
+  { key: "registryInsecure", env: "REGISTRY_INSECURE", flag: "--registry-insecure", fallback: "false", form: "true to reach the registry over plain HTTP (in-cluster registries without TLS)" },
+  { key: "githubApiUrl", env: "GITHUB_API_URL", flag: "--github-api-url", fallback: "https://api.github.com", form: "GitHub REST API base URL; GitHub Enterprise: https://HOST/api/v3" },
+  { key: "gitUrl", env: "GIT_URL", flag: "--git-url", form: "clone URL of the repository (default https://github.com/REPO.git)" },
+  { key: "kanikoImage", env: "KANIKO_IMAGE", flag: "--kaniko-image", fallback: "gcr.io/kaniko-project/executor:v1.23.2", form: "Kaniko executor image" },
+  { key: "dockerfile", env: "DOCKERFILE", flag: "--dockerfile", fallback: "Dockerfile", form: "Dockerfile path relative to the build context" },
+  { key: "buildContext", env: "BUILD_CONTEXT", flag: "--build-context", fallback: ".", form: "build context directory relative to the repository root" },
+  { key: "imageRepositoryKey", env: "IMAGE_REPOSITORY_KEY", flag: "--image-repository-key", fallback: "image.repository", form: "Helm values key that receives IMAGE" },
+  { key: "imageTagKey", env: "IMAGE_TAG_KEY", flag: "--image-tag-key", fallback: "image.tag", form: "Helm values key that receives the commit SHA" },
+  { key: "valuesFiles", env: "VALUES_FILES", flag: "--values", fallback: "", form: "comma-separated values files, relative to the repository root" },
+  { key: "helmTimeout", env: "HELM_TIMEOUT", flag: "--helm-timeout", fallback: "5m", form: "how long helm waits for the release: seconds, or 30s/5m/1h" },
+  { key: "buildTimeout", env: "BUILD_TIMEOUT", flag: "--build-timeout", fallback: "20m", form: "deadline of the build Job: seconds, or 30s/5m/1h" },
+  { key: "stateConfigMap", env: "STATE_CONFIGMAP", flag: "--state-configmap", form: "ConfigMap in CICD_NS that holds the state (default ci-runner-RELEASE)" },
+  { key: "kubeconfig", env: "KUBECONFIG", flag: "--kubeconfig", form: "kubeconfig file; in a pod the ServiceAccount is used when unset" },
+  { key: "context", env: "KUBE_CONTEXT", flag: "--context", form: "kubeconfig context to use" },
+  { key: "helmBin", env: "HELM_BIN", flag: "--helm", fallback: "helm", form: "helm executable (Helm 3 or 4)" },
+  { key: "logFormat", env: "LOG_FORMAT", flag: "--log-format", fallback: "auto", form: "json, pretty, or auto (pretty on a terminal)" },
+  { key: "logLevel", env: "LOG_LEVEL", flag: "--log-level", fallback: "info", form: "debug, info, warn or error" },
+];
+
+/** commander's camel-cased option name for a flag, e.g. --cicd-ns -> cicdNs. */
+export function optionName(flag: string): string {
+  return flag.replace(/^--/, "").replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
