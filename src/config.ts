@@ -159,7 +159,7 @@ function assemble(values: Map<SettingKey, unknown>): Config {
     buildContext: get("buildContext"),
     imageRepositoryKey: get("imageRepositoryKey"),
     imageTagKey: get("imageTagKey"),
-    valuesFiles: get("valuesFiles"),
+    valuesFiles: get<string[] | undefined>("valuesFiles") ?? [],
     helmTimeoutSeconds: get("helmTimeout"),
     buildTimeoutSeconds: get("buildTimeout"),
     stateConfigMap: get<string | undefined>("stateConfigMap") ?? `ci-runner-${release}`,

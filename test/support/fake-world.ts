@@ -1,0 +1,178 @@
+import { ConflictError, AttemptFailure } from "../../src/errors.ts";
+import { buildJobName } from "../../src/names.ts";
+import type { BuildRunner, ChartSource, ImageRegistry, Ports, ReleaseManager, SourceHost, StateStore } from "../../src/reconcile/ports.ts";
+import type { BuildObservation, ReleaseObservation, RunnerState, StateSnapshot } from "../../src/reconcile/types.ts";
+
+/**
+ * An in-memory cluster, GitHub, registry and Helm for component tests. Strict: calls that a real
+ * peer would refuse (a stale resourceVersion, a wait on a Job that does not exist, a deploy while
+ * the release is pending) throw, and every mutating call is recorded for assertions.
+ */
+export class FakeWorld {
+  now = new Date("2026-11-21T12:00:00Z");
+  head = sha("a");
+  headEtag = `"etag-${this.head}"`;
+  githubCalls: { conditional: boolean; notModified: boolean }[] = [];
+
+  state: RunnerState = {};
+  resourceVersion: number | undefined;
+  stateWrites = 0;
+
+  jobs = new Map<string, BuildObservation>();
+  jobsCreated: string[] = [];
+  jobsDeleted: string[] = [];
+  /** What the build of a SHA does when awaited: push an image, or fail. */
+  buildResult: (sha: string, attempt: number) => "succeed" | "fail" = () => "succeed";
+  registry = new Map<string, string>();
+
+  release: ReleaseObservation = { status: "absent" };
+  helmDeploys: string[] = [];
+  helmRepairs: string[] = [];
+  deployResult: (sha: string) => "succeed" | "fail" = () => "succeed";
+  checkouts = 0;
+  disposed = 0;
+  /** Every port call in order, for tests that check what was (not) asked. */
+  calls: string[] = [];
+
+  setHead(next: string): void {
+    this.head = next;
+    this.headEtag = `"etag-${next}"`;
+  }
+
+  advance(seconds: number): void {
+    this.now = new Date(this.now.getTime() + seconds * 1000);
+  }
+
+  ports(): Ports {
+    return {
+      source: this.source(),
+      state: this.store(),
+      builds: this.builds(),
+      registry: this.imageRegistry(),
+      charts: this.charts(),
+      releases: this.releases(),
+      clock: { now: () => this.now },
+    };
+  }
+
+  source(): SourceHost {
+    return {
+      branchHead: async (known) => {
+        this.calls.push("github.branchHead");
+        const notModified = known !== undefined && known.etag === this.headEtag;
+        this.githubCalls.push({ conditional: known !== undefined, notModified });
+        return { sha: this.head, etag: this.headEtag, notModified };
+      },
+    };
+  }
+
+  store(): StateStore {
+    const snapshot = (): StateSnapshot => ({ state: structuredClone(this.state), resourceVersion: this.resourceVersion?.toString(), warnings: [] });
+    return {
+      read: async () => {
+        this.calls.push("state.read");
+        return snapshot();
+      },
+      write: async (next, rv) => {
+        this.calls.push("state.write");
+        if (rv !== this.resourceVersion?.toString()) throw new ConflictError(`stale resourceVersion ${rv}, current ${this.resourceVersion}`);
+        this.state = structuredClone(next);
+        this.resourceVersion = (this.resourceVersion ?? 0) + 1;
+        this.stateWrites++;
+        return snapshot();
+      },
+    };
+  }
+
+  builds(): BuildRunner {
+    return {
+      jobName: (s, attempt) => buildJobName("shop", s, attempt),
+      find: async (name) => {
+        this.calls.push("builds.find");
+        return this.jobs.get(name);
+      },
+      start: async ({ sha: s, attempt }) => {
+        this.calls.push("builds.start");
+        const name = buildJobName("shop", s, attempt);
+        if (this.jobs.has(name)) return; // AlreadyExists, ours: adopted
+        this.jobs.set(name, { name, sha: s, attempt, phase: "running" });
+        this.jobsCreated.push(name);
+      },
+      wait: async (name) => {
+        this.calls.push("builds.wait");
+        const job = this.jobs.get(name);
+        if (job === undefined) throw new Error(`fake: wait on missing Job ${name}`);
+        if (job.phase !== "running") return;
+        if (this.buildResult(job.sha, job.attempt) === "succeed") {
+          const digest = `sha256:${job.sha.slice(0, 1).repeat(64)}`;
+          this.registry.set(job.sha, digest);
+          this.jobs.set(name, { ...job, phase: "succeeded", digest });
+        } else {
+          this.jobs.set(name, { ...job, phase: "failed", reason: "build pod exited with code 1" });
+        }
+      },
+      remove: async (name) => {
+        this.calls.push("builds.remove");
+        this.jobs.delete(name);
+        this.jobsDeleted.push(name);
+      },
+      inFlight: async () => [...this.jobs.values()].filter((j) => j.phase === "running"),
+    };
+  }
+
+  imageRegistry(): ImageRegistry {
+    return {
+      digestOf: async (tag) => {
+        this.calls.push("registry.digestOf");
+        return this.registry.get(tag);
+      },
+    };
+  }
+
+  charts(): ChartSource {
+    return {
+      checkout: async (s) => {
+        this.calls.push("charts.checkout");
+        this.checkouts++;
+        return { root: `/tmp/checkout-${s}`, chartDir: `/tmp/checkout-${s}/chart`, dispose: async () => void this.disposed++ };
+      },
+    };
+  }
+
+  releases(): ReleaseManager {
+    return {
+      observe: async () => {
+        this.calls.push("helm.observe");
+        return this.release;
+      },
+      repair: async (r) => {
+        this.calls.push("helm.repair");
+        this.helmRepairs.push(r.status);
+        const revision = (this.release.revision ?? 0) + 1;
+        this.release = r.status === "pending-install" ? { status: "absent" } : { status: "deployed", revision, imageTag: this.previousTag };
+      },
+      deploy: async ({ sha: s }) => {
+        this.calls.push("helm.deploy");
+        if (this.release.status.startsWith("pending-")) throw new Error("fake helm: another operation is in progress");
+        this.helmDeploys.push(s);
+        const revision = (this.release.revision ?? 0) + 1;
+        if (this.deployResult(s) === "fail") {
+          // --atomic: the failed revision is rolled back to the previous one.
+          this.release = this.release.status === "absent" ? { status: "absent" } : { ...this.release, revision: revision + 1 };
+          throw new AttemptFailure("helm upgrade of shop failed and was rolled back: context deadline exceeded");
+        }
+        this.previousTag = this.release.imageTag;
+        this.release = { status: "deployed", revision, imageTag: s };
+        return { revision };
+      },
+      deployArgv: async ({ sha: s, chartDir }) => ["helm", "upgrade", "--install", "shop", chartDir, "--set-string", `image.tag=${s}`],
+    };
+  }
+
+  previousTag: string | undefined;
+}
+
+/** A 40-hex SHA made of one repeated character. */
+export function sha(c: string): string {
+  return c.repeat(40);
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { decide, headNeedsWork } from "../../src/reconcile/decide.ts";
+import type { Action, BuildObservation, Observation, ReleaseObservation, RunnerState, WorkObservation } from "../../src/reconcile/types.ts";
+
+const A = "a".repeat(40);
+const B = "b".repeat(40);
+const DIGEST = `sha256:${"d".repeat(64)}`;
+const AT = "2026-11-21T12:00:00.000Z";
+const absent: ReleaseObservation = { status: "absent" };
+const deployedB: ReleaseObservation = { status: "deployed", revision: 3, imageTag: B };
+
+function job(phase: BuildObservation["phase"], extra: Partial<BuildObservation> = {}): BuildObservation {
+  return { name: `build-shop-${A.slice(0, 12)}-1`, sha: A, attempt: 1, phase, ...extra };
+}
+
+function obs(state: RunnerState, work?: Partial<WorkObservation>, maxRetries = 3): Observation {
+  return {
+    head: A,
+    state,
+    maxRetries,
+    ...(work ? { work: { release: absent, build: undefined, registryDigest: undefined, ...work } } : {}),
+  };
+}
+
+const rows: [string, Observation, Action][] = [
+  ["head already deployed", obs({ deployed: { sha: A, at: AT, digest: DIGEST, revision: 1 } }), { kind: "up-to-date", sha: A }],
+  ["head set aside", obs({ setAside: { sha: A, reason: "failed 3 of 3" } }), { kind: "skip-set-aside", sha: A, reason: "failed 3 of 3" }],
+  ["new head, nothing known: build attempt 1", obs({}, {}), { kind: "start-build", sha: A, attempt: 1 }],
+  ["new head after 2 failures: build attempt 3", obs({ attempts: { sha: A, failures: 2 } }, {}), { kind: "start-build", sha: A, attempt: 3 }],
+  ["failures of an older commit do not count", obs({ attempts: { sha: B, failures: 2 } }, {}), { kind: "start-build", sha: A, attempt: 1 }],
+  ["build running: await it", obs({}, { build: job("running") }), { kind: "await-build", sha: A, attempt: 1, job: job("running").name }],
+  ["build succeeded: record the digest", obs({}, { build: job("succeeded", { digest: DIGEST }) }), { kind: "record-build", sha: A, digest: DIGEST, job: job("running").name }],
+  ["build succeeded without digest: a failed attempt", obs({}, { build: job("succeeded") }),
+    { kind: "record-failure", sha: A, attempt: 1, message: "build Job succeeded but reported no image digest", setAside: false }],
+  ["build failed, retries left", obs({}, { build: job("failed", { reason: "exit 1" }) }), { kind: "record-failure", sha: A, attempt: 1, message: "exit 1", setAside: false }],
+  ["build failed on the last attempt: set aside", obs({ attempts: { sha: A, failures: 2 } }, { build: job("failed", { attempt: 3, reason: "exit 1" }) }),
+    { kind: "record-failure", sha: A, attempt: 3, message: "exit 1", setAside: true }],
+  ["image already built by us: deploy", obs({ built: { sha: A, digest: DIGEST } }, {}), { kind: "deploy", sha: A, attempt: 1, digest: DIGEST, lastAttempt: false }],
+  ["image already in the registry: deploy without building", obs({}, { registryDigest: DIGEST }), { kind: "deploy", sha: A, attempt: 1, digest: DIGEST, lastAttempt: false }],
+  ["deploy on the last attempt is marked so", obs({ built: { sha: A, digest: DIGEST }, attempts: { sha: A, failures: 2 } }, {}),
+    { kind: "deploy", sha: A, attempt: 3, digest: DIGEST, lastAttempt: true }],
+  ["release pending-upgrade blocks everything: repair", obs({ built: { sha: A, digest: DIGEST } }, { release: { status: "pending-upgrade", revision: 4 } }),
+    { kind: "repair-release", status: "pending-upgrade", revision: 4 }],
+  ["release pending-install: repair", obs({}, { release: { status: "pending-install", revision: 1 } }), { kind: "repair-release", status: "pending-install", revision: 1 }],
+  ["release pending-rollback: repair", obs({}, { release: { status: "pending-rollback", revision: 5 } }), { kind: "repair-release", status: "pending-rollback", revision: 5 }],
+  ["release uninstalling: repair", obs({}, { release: { status: "uninstalling", revision: 2 } }), { kind: "repair-release", status: "uninstalling", revision: 2 }],
+  ["release already runs the head (killed before record): record", obs({ built: { sha: A, digest: DIGEST } }, { release: { status: "deployed", revision: 4, imageTag: A } }),
+    { kind: "record-deployed", sha: A, revision: 4, digest: DIGEST }],
+  ["release runs the head, digest from the registry", obs({}, { release: { status: "deployed", revision: 4, imageTag: A }, registryDigest: DIGEST }),
+    { kind: "record-deployed", sha: A, revision: 4, digest: DIGEST }],
+  ["release runs an older commit: that is not ours to record", obs({}, { release: deployedB }), { kind: "start-build", sha: A, attempt: 1 }],
+  ["failed release of the head is not deployed", obs({ built: { sha: A, digest: DIGEST } }, { release: { status: "failed", revision: 2, imageTag: A } }),
+    { kind: "deploy", sha: A, attempt: 1, digest: DIGEST, lastAttempt: false }],
+  ["MAX_RETRIES lowered below the failures counted: set aside", obs({ attempts: { sha: A, failures: 3 }, lastError: { sha: A, message: "boom", at: AT } }, {}, 2),
+    { kind: "record-failure", sha: A, attempt: 3, message: "boom", setAside: true }],
+  ["after `retry`, attempts count from the retry", obs({ attempts: { sha: A, failures: 3, since: 3 } }, {}), { kind: "start-build", sha: A, attempt: 4 }],
+  ["after `retry`, the third new failure sets aside again", obs({ attempts: { sha: A, failures: 5, since: 3 } }, { build: job("failed", { attempt: 6, reason: "exit 1" }) }),
+    { kind: "record-failure", sha: A, attempt: 6, message: "exit 1", setAside: true }],
+];
+
+describe("decide", () => {
+  it.each(rows)("%s", (_name, observation, expected) => {
+    expect(decide(observation)).toEqual(expected);
+  });
+
+  it("refuses to decide work it was not shown", () => {
+    expect(() => decide(obs({}))).toThrow(/work was not observed/);
+  });
+
+  it("an idle head needs no further observation", () => {
+    expect(headNeedsWork(A, { deployed: { sha: A, at: AT, digest: undefined, revision: undefined } })).toBe(false);
+    expect(headNeedsWork(A, { setAside: { sha: A, reason: "x" } })).toBe(false);
+    expect(headNeedsWork(A, { deployed: { sha: B, at: AT, digest: undefined, revision: undefined } })).toBe(true);
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { createLogger, formatPretty, Secrets } from "../../src/log.ts";
+
+function capture(pretty = false) {
+  const lines: string[] = [];
+  const secrets = new Secrets();
+  const log = createLogger({ level: "debug", pretty, secrets, write: (l) => lines.push(l) });
+  return { lines, secrets, log };
+}
+
+describe("log redaction", () => {
+  it("hides secrets by key", () => {
+    const { lines, log } = capture();
+    log.info({ token: "abc", nested: { password: "pw", authorization: "Bearer x" } }, "Called");
+    const record = JSON.parse(lines[0] ?? "{}");
+    expect(record.token).toBe("[REDACTED]");
+    expect(record.nested.password).toBe("[REDACTED]");
+    expect(record.nested.authorization).toBe("[REDACTED]");
+  });
+
+  it("hides a known secret value wherever it appears, in plain and encoded forms", () => {
+    const { lines, secrets, log } = capture();
+    const token = "ghp_0123456789abcdefghij";
+    secrets.add(token);
+    secrets.addBasic("robot", "s3cr3t-pass");
+    log.info({ line: `fatal: https://x-access-token:${token}@github.com`, b64: Buffer.from(token).toString("base64") }, "Build output");
+    log.error({ err: new Error(`auth ${Buffer.from("robot:s3cr3t-pass").toString("base64")}`) }, "Failed");
+    const all = lines.join("");
+    expect(all).not.toContain(token);
+    expect(all).not.toContain(Buffer.from(token).toString("base64"));
+    expect(all).not.toContain("s3cr3t-pass");
+    expect(all).not.toContain(Buffer.from("robot:s3cr3t-pass").toString("base64"));
+    expect(all.match(/\[REDACTED\]/g)?.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("prints a readable line on a terminal", () => {
+    const { lines, log } = capture(true);
+    log.info({ sha: "abc", n: 2 }, "Created build Job");
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d INFO  Created build Job {2}sha=abc n=2\n$/);
+    expect(formatPretty("not json")).toBe("not json");
+  });
+});
