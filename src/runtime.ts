@@ -29,9 +29,7 @@ export const LEASE_SECONDS = 45;
 
 export interface Runtime {
   readonly ports: Ports;
-  readonly helm: HelmReleases;
   readonly pass: PassContext;
-  readonly stateWhere: string;
 }
 
 /** Builds the real adapters for one process. Nothing here talks to the network yet. */
@@ -63,8 +61,6 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
   const holder = `${env.HOSTNAME ?? hostname()}/${process.pid}`;
   return {
     ports,
-    helm,
-    stateWhere: state.where,
     pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: LEASE_SECONDS, valuesFiles: config.valuesFiles },
   };
 }

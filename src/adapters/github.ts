@@ -57,7 +57,7 @@ export class GitHubSource implements SourceHost {
         owner, repo, ref: branch,
         headers: { accept: "application/vnd.github.sha", ...(known ? { "if-none-match": known.etag } : {}) },
       });
-      const sha = ShaResponse.safeParse(response.data);
+      const sha = ShaResponse.safeParse(asText(response.data));
       if (!sha.success) throw new TransientError(`GitHub answered the head of ${owner}/${repo}@${branch} with something other than a commit SHA`, "the next tick asks again");
       return { sha: sha.data, etag: response.headers.etag, notModified: false };
     } catch (error) {
@@ -86,4 +86,10 @@ export class GitHubSource implements SourceHost {
       }
     }
   }
+}
+
+/** The sha media type comes back as text or, without a charset, as bytes. */
+function asText(data: unknown): unknown {
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return Buffer.from(data as ArrayBuffer).toString("utf8");
+  return data;
 }

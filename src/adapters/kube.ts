@@ -59,7 +59,7 @@ export function kubeError(error: unknown, what: string): RunnerError {
   if (error instanceof RunnerError) return error;
   if (error instanceof ApiException) {
     const status = statusOf(error);
-    const detail = status.message ?? `HTTP ${error.code}`;
+    const detail = status.message || `HTTP ${error.code}`;
     switch (error.code) {
       case 401:
         return new ConfigError(`${what}: the Kubernetes API rejected our credentials`, "check the kubeconfig or the pod's ServiceAccount token");

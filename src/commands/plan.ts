@@ -27,7 +27,7 @@ async function describe(config: Config, runtime: Runtime, action: Action): Promi
   if (action.kind === "start-build" || action.kind === "await-build" || action.kind === "record-build" || action.kind === "deploy") {
     const chartDir = `<checkout of ${config.chartPath} at ${action.sha.slice(0, 12)}>`;
     const valuesFiles = config.valuesFiles.map((f) => `<checkout>/${f}`);
-    plan.helm = await runtime.helm.deployArgv({ sha: action.sha, chartDir, valuesFiles });
+    plan.helm = await runtime.ports.releases.deployArgv({ sha: action.sha, chartDir, valuesFiles });
   }
   return plan;
 }

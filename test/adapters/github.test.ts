@@ -1,0 +1,97 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { GitHubSource } from "../../src/adapters/github.ts";
+import { ConfigError, TransientError } from "../../src/errors.ts";
+import { strictServer } from "../support/strict-http.ts";
+import { testLog } from "../support/pass-context.ts";
+
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const PATH = "/repos/acme/shop/commits/main";
+let server: Awaited<ReturnType<typeof strictServer>>;
+
+beforeEach(async () => { server = await strictServer(); });
+afterEach(async () => {
+  await server.close();
+});
+
+function github(token?: string) {
+  return new GitHubSource({ baseUrl: server.url, owner: "acme", repo: "shop", branch: "main", token, log: testLog(), retries: 0 });
+}
+
+describe("GitHub branch head", () => {
+  it("asks for the SHA only and keeps the ETag", async () => {
+    server.expect({
+      method: "GET", path: PATH,
+      check: (r) => {
+        expect(r.headers.accept).toBe("application/vnd.github.sha");
+        expect(r.headers["if-none-match"]).toBeUndefined();
+        expect(r.headers.authorization).toBeUndefined();
+      },
+      reply: { status: 200, headers: { etag: '"v1"', "content-type": "application/vnd.github.sha" }, body: SHA },
+    });
+    expect(await github().branchHead(undefined)).toEqual({ sha: SHA, etag: '"v1"', notModified: false });
+    server.verify();
+  });
+
+  it("an unchanged head is a 304 to a conditional request", async () => {
+    server.expect({ method: "GET", path: PATH, check: (r) => expect(r.headers["if-none-match"]).toBe('"v1"'), reply: { status: 304, headers: { etag: '"v1"' } } });
+    expect(await github().branchHead({ sha: SHA, etag: '"v1"' })).toEqual({ sha: SHA, etag: '"v1"', notModified: true });
+    server.verify();
+  });
+
+  it("sends the token as a header, never in the URL", async () => {
+    server.expect({ method: "GET", path: PATH, check: (r) => expect(r.headers.authorization).toBe("token ghp_secret123456"), reply: { status: 200, headers: { etag: '"v2"' }, body: SHA } });
+    await github("ghp_secret123456").branchHead(undefined);
+    expect(server.seen[0]?.url).not.toContain("ghp_");
+    server.verify();
+  });
+
+  it("a missing branch is a config error naming it", async () => {
+    server.expect({ method: "GET", path: PATH, reply: { status: 404, body: { message: "Not Found" } } });
+    const error = await github().branchHead(undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^branch main of acme\/shop was not found/);
+    expect((error as ConfigError).remedy).toMatch(/private repository needs GIT_TOKEN/);
+    server.verify();
+  });
+
+  it("a rejected token is a config error", async () => {
+    server.expect({ method: "GET", path: PATH, reply: { status: 401, body: { message: "Bad credentials" } } });
+    const error = await github("ghp_revoked0000").branchHead(undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/GitHub rejected GIT_TOKEN/);
+    expect((error as Error).message).not.toContain("ghp_revoked0000");
+    server.verify();
+  });
+
+  it("an exhausted rate limit far in the future is left to the next tick", async () => {
+    const reset = Math.floor(Date.now() / 1000) + 3600;
+    server.expect({ method: "GET", path: PATH, reply: { status: 403, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }, body: { message: "API rate limit exceeded" } } });
+    const error = await github().branchHead(undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as Error).message).toMatch(/rate limit/);
+    server.verify();
+  });
+
+  it("honours Retry-After of a secondary rate limit, once", async () => {
+    server.expect(
+      { method: "GET", path: PATH, reply: { status: 403, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit" } } },
+      { method: "GET", path: PATH, reply: { status: 200, headers: { etag: '"v3"' }, body: SHA } },
+    );
+    const started = Date.now();
+    expect((await github().branchHead(undefined)).sha).toBe(SHA);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    server.verify();
+  });
+
+  it("a server error is transient", async () => {
+    server.expect({ method: "GET", path: PATH, reply: { status: 502, body: "bad gateway" } });
+    await expect(github().branchHead(undefined)).rejects.toBeInstanceOf(TransientError);
+    server.verify();
+  });
+
+  it("an answer that is not a SHA is refused", async () => {
+    server.expect({ method: "GET", path: PATH, reply: { status: 200, headers: { etag: '"x"' }, body: "<html>proxy login</html>" } });
+    await expect(github().branchHead(undefined)).rejects.toThrow(/something other than a commit SHA/);
+    server.verify();
+  });
+});

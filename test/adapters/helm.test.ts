@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { createExec } from "../../src/adapters/exec.ts";
+import { HelmReleases } from "../../src/adapters/helm.ts";
+import { AttemptFailure, ConfigError, TransientError } from "../../src/errors.ts";
+import { Secrets } from "../../src/log.ts";
+import { childEnv } from "../../src/runtime.ts";
+import { FAKE_TOOL, fakeTool, type ToolStep } from "../support/fake-helm.ts";
+import { testLog } from "../support/pass-context.ts";
+
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const TARGET = ["--namespace", "shop-dev"];
+const v3 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v3.17.3" };
+const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.1.4" };
+
+function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string } = {}) {
+  const tool = fakeTool(steps);
+  const env = childEnv({ ...process.env, GIT_TOKEN: "ghp_must_not_leak_123" } as Record<string, string>);
+  const secrets = new Secrets();
+  secrets.add("ghp_must_not_leak_123");
+  const releases = new HelmReleases({
+    bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop",
+    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: 120,
+    kubeconfig: extra.kubeconfig, context: extra.context, exec: createExec({ ...env, ...tool.env }, secrets), log: testLog(),
+  });
+  return { releases, tool };
+}
+
+function upgradeArgv(major: 3 | 4, chartDir: string, extra: string[] = []) {
+  return ["upgrade", "--install", "shop", chartDir, ...TARGET, ...extra, "--create-namespace",
+    ...(major === 4 ? ["--rollback-on-failure", "--wait=watcher"] : ["--atomic", "--wait"]),
+    "--timeout", "120s", "--history-max", "10",
+    "--set-string", "image.repository=registry.local:5000/acme/shop", "--set-string", `image.tag=${SHA}`, "--output", "json"];
+}
+
+describe("helm adapter", () => {
+  it.each([[3, v3], [4, v4]] as const)("deploys with the atomic flags of Helm %i and the immutable SHA tag", async (major, version) => {
+    const { releases, tool } = helm([version, { argv: upgradeArgv(major, "/nonexistent/chart"), stdout: JSON.stringify({ version: 7, info: { status: "deployed" } }) }]);
+    expect(await releases.deploy({ sha: SHA, chartDir: "/nonexistent/chart", valuesFiles: [] })).toEqual({ revision: 7 });
+    expect(tool.calls().every((c) => !c.envKeys.includes("GIT_TOKEN"))).toBe(true);
+    tool.verify();
+  });
+
+  it("passes kubeconfig, context and values files", async () => {
+    const argv = [...upgradeArgv(3, "/c")];
+    argv.splice(6, 0, "--kubeconfig", "/k", "--kube-context", "dev");
+    argv.splice(argv.indexOf("--set-string"), 0, "--values", "/repo/values-dev.yaml");
+    const { releases, tool } = helm([v3, { argv, stdout: "{}" }], { kubeconfig: "/k", context: "dev" });
+    expect(await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: ["/repo/values-dev.yaml"] })).toEqual({ revision: undefined });
+    tool.verify();
+  });
+
+  it("a failed upgrade is a failed attempt with a short summary, secrets scrubbed", async () => {
+    const stderr = "walk.go:75: found symbolic link\nError: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token ghp_must_not_leak_123)\n";
+    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }]);
+    const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptFailure);
+    expect((error as Error).message).toBe("helm upgrade of shop failed and was rolled back: Error: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token [REDACTED])");
+    tool.verify();
+  });
+
+  it("an unreachable cluster is transient, not the commit's fault", async () => {
+    const { releases, tool } = helm([v3, { argv: upgradeArgv(3, "/c"), stderr: "Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:6443: connect: connection refused\n", exit: 1 }]);
+    await expect(releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] })).rejects.toBeInstanceOf(TransientError);
+    tool.verify();
+  });
+
+  it("observes an absent release", async () => {
+    const { releases, tool } = helm([{ argv: ["status", "shop", ...TARGET, "-o", "json"], stderr: "Error: release: not found\n", exit: 1 }]);
+    expect(await releases.observe()).toEqual({ status: "absent" });
+    tool.verify();
+  });
+
+  it("observes a deployed release and its image tag", async () => {
+    const { releases, tool } = helm([
+      { argv: ["status", "shop", ...TARGET, "-o", "json"], stdout: JSON.stringify({ name: "shop", version: 3, info: { status: "deployed", last_deployed: "2026-11-21T12:00:00Z" } }) },
+      { argv: ["get", "values", "shop", ...TARGET, "-o", "json"], stdout: JSON.stringify({ image: { repository: "r", tag: SHA } }) },
+    ]);
+    expect(await releases.observe()).toEqual({ status: "deployed", revision: 3, updatedAt: "2026-11-21T12:00:00Z", imageTag: SHA });
+    tool.verify();
+  });
+
+  it("observes a release stuck in pending-upgrade without asking for values", async () => {
+    const { releases, tool } = helm([{ argv: ["status", "shop", ...TARGET, "-o", "json"], stdout: JSON.stringify({ version: 4, info: { status: "pending-upgrade" } }) }]);
+    expect(await releases.observe()).toMatchObject({ status: "pending-upgrade", revision: 4 });
+    tool.verify();
+  });
+
+  it.each([[3, v3, ["--wait"]], [4, v4, ["--wait=watcher"]]] as const)("repairs pending-upgrade by rolling back (Helm %i)", async (_m, version, wait) => {
+    const { releases, tool } = helm([version, { argv: ["rollback", "shop", ...TARGET, ...wait, "--timeout", "120s"], stdout: "Rollback was a success!" }]);
+    await releases.repair({ status: "pending-upgrade", revision: 4 });
+    tool.verify();
+  });
+
+  it("repairs pending-install by uninstalling the stuck release", async () => {
+    const { releases, tool } = helm([{ argv: ["uninstall", "shop", ...TARGET] }]);
+    await releases.repair({ status: "pending-install", revision: 1 });
+    tool.verify();
+  });
+
+  it("a forbidden answer is a config error naming the permission", async () => {
+    const { releases, tool } = helm([{ argv: ["status", "shop", ...TARGET, "-o", "json"], stderr: 'Error: query: failed to query with labels: secrets is forbidden: User "system:serviceaccount:cicd:deployer" cannot list resource "secrets" in API group "" in the namespace "shop-dev"\n', exit: 1 }]);
+    const error = await releases.observe().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/cannot list resource "secrets".*"shop-dev"/);
+    tool.verify();
+  });
+
+  it("refuses an unsupported helm", async () => {
+    const { releases, tool } = helm([{ argv: v3.argv, stdout: "v2.17.0" }]);
+    await expect(releases.major()).rejects.toThrow(/not supported/);
+    tool.verify();
+  });
+
+  it("a missing helm binary is a config error", async () => {
+    const releases = new HelmReleases({
+      bin: "/nonexistent/helm", release: "shop", namespace: "shop-dev", image: "r/x", imageRepositoryKey: "image.repository", imageTagKey: "image.tag",
+      timeoutSeconds: 60, kubeconfig: undefined, context: undefined, exec: createExec({ PATH: "/usr/bin" }, new Secrets()), log: testLog(),
+    });
+    await expect(releases.major()).rejects.toThrow(/cannot run helm/);
+  });
+});

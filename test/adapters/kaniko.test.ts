@@ -1,0 +1,129 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { KanikoBuilds } from "../../src/adapters/kaniko.ts";
+import { kanikoContext, kanikoJob } from "../../src/adapters/kaniko-job.ts";
+import { loadConfig } from "../../src/config.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { apis } from "../support/kube.ts";
+import { testLog } from "../support/pass-context.ts";
+import { strictServer } from "../support/strict-http.ts";
+
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const TOKEN = "ghp_0123456789abcdefghijklmnop";
+const config = loadConfig({
+  REPO: "acme/shop", IMAGE: "registry.local:5000/acme/shop", CHART_PATH: "chart", RELEASE: "shop", BRANCH: "feature/x",
+  GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "git-token", REGISTRY_SECRET: "regcred", BUILD_CONTEXT: "app", BUILD_TIMEOUT: "15m",
+}, {});
+
+describe("Kaniko Job manifest", () => {
+  const job = kanikoJob(config, SHA, 2);
+  const pod = job.spec?.template.spec;
+  const container = pod?.containers[0];
+
+  it("is named and labelled from the SHA and attempt", () => {
+    expect(job.metadata).toMatchObject({ name: "build-shop-0123456789ab-2", namespace: "cicd", labels: { "ci-runner.dev/sha": SHA, "ci-runner.dev/attempt": "2" } });
+    expect(job.spec?.template.metadata?.labels).toEqual(job.metadata?.labels);
+  });
+
+  it("builds exactly that commit and pushes both tags", () => {
+    expect(container?.args).toEqual([
+      `--context=git://github.com/acme/shop.git#refs/heads/feature/x#${SHA}`,
+      "--context-sub-path=app",
+      "--dockerfile=Dockerfile",
+      `--destination=registry.local:5000/acme/shop:${SHA}`,
+      "--destination=registry.local:5000/acme/shop:feature-x-latest",
+      "--digest-file=/dev/termination-log",
+      "--cache=true",
+      "--cache-repo=registry.local:5000/acme/shop/cache",
+      "--snapshot-mode=redo",
+    ]);
+    expect(container?.terminationMessagePath).toBe("/dev/termination-log");
+  });
+
+  it("leaves retries to us, has a deadline and a TTL", () => {
+    expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 900, ttlSecondsAfterFinished: 86400 });
+    expect(pod?.restartPolicy).toBe("Never");
+  });
+
+  it("references secrets, never carries their values, and is not privileged", () => {
+    const text = JSON.stringify(job);
+    expect(text).not.toContain(TOKEN);
+    expect(container?.env).toEqual([
+      { name: "GIT_USERNAME", value: "x-access-token" },
+      { name: "GIT_PASSWORD", valueFrom: { secretKeyRef: { name: "git-token", key: "token" } } },
+    ]);
+    expect(pod?.volumes).toEqual([{ name: "docker-config", secret: { secretName: "regcred", items: [{ key: ".dockerconfigjson", path: "config.json" }] } }]);
+    expect(container?.volumeMounts).toEqual([{ name: "docker-config", mountPath: "/kaniko/.docker", readOnly: true }]);
+    expect(container?.securityContext?.privileged).toBe(false);
+    expect(pod?.automountServiceAccountToken).toBe(false);
+    expect(pod?.hostNetwork ?? pod?.hostPID ?? pod?.hostIPC).toBeUndefined();
+  });
+
+  it("turns a clone URL into Kaniko's git context", () => {
+    expect(kanikoContext("https://ghe.example.com/acme/shop.git", "main", SHA)).toBe(`git://ghe.example.com/acme/shop.git#refs/heads/main#${SHA}`);
+  });
+});
+
+describe("Kaniko builds against the API", () => {
+  let server: Awaited<ReturnType<typeof strictServer>>;
+  let builds: KanikoBuilds;
+  const JOBS = "/apis/batch/v1/namespaces/cicd/jobs";
+  const name = "build-shop-0123456789ab-1";
+  const ours = { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "cicd", labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/sha": SHA, "ci-runner.dev/attempt": "1" } }, status: {} };
+
+  beforeEach(async () => {
+    server = await strictServer();
+    const { kc, core, batch } = apis(server.url);
+    builds = new KanikoBuilds({ kc, core, batch, log: testLog(), config });
+  });
+  afterEach(async () => {
+    server.verify();
+    await server.close();
+  });
+
+  it("creates the Job", async () => {
+    server.expect({ method: "POST", path: `${JOBS}?fieldManager=ci-runner`, check: (r) => expect(JSON.parse(r.body).metadata.name).toBe(name), reply: { status: 201, body: ours } });
+    await builds.start({ sha: SHA, attempt: 1 });
+  });
+
+  it("adopts an AlreadyExists Job of ours instead of building twice", async () => {
+    server.expect(
+      { method: "POST", path: `${JOBS}?fieldManager=ci-runner`, reply: { status: 409, body: { kind: "Status", code: 409, reason: "AlreadyExists" } } },
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: ours } },
+    );
+    await builds.start({ sha: SHA, attempt: 1 });
+  });
+
+  it("refuses a same-named Job that is not ours", async () => {
+    server.expect(
+      { method: "POST", path: `${JOBS}?fieldManager=ci-runner`, reply: { status: 409, body: { kind: "Status", code: 409, reason: "AlreadyExists" } } },
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: { ...ours, metadata: { ...ours.metadata, labels: {} } } } },
+    );
+    await expect(builds.start({ sha: SHA, attempt: 1 })).rejects.toBeInstanceOf(ConfigError);
+  });
+
+  it("reads the pushed digest from the termination message of a complete Job", async () => {
+    const digest = `sha256:${"e".repeat(64)}`;
+    server.expect(
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: { ...ours, status: { conditions: [{ type: "Complete", status: "True" }] } } } },
+      { method: "GET", path: `/api/v1/namespaces/cicd/pods?labelSelector=${encodeURIComponent(`batch.kubernetes.io/job-name=${name}`)}`,
+        reply: { status: 200, body: { items: [{ metadata: { name: `${name}-x` }, status: { containerStatuses: [{ name: "kaniko", state: { terminated: { exitCode: 0, message: `${digest}\n` } } }] } }] } } },
+    );
+    expect(await builds.find(name)).toMatchObject({ phase: "succeeded", digest, sha: SHA, attempt: 1 });
+  });
+
+  it("explains a failed Job and where to read its log", async () => {
+    server.expect(
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: { ...ours, status: { conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" }] } } } },
+      { method: "GET", path: /^\/api\/v1\/namespaces\/cicd\/pods\?labelSelector=/, reply: { status: 200, body: { items: [{ status: { containerStatuses: [{ name: "kaniko", state: { terminated: { exitCode: 1, reason: "Error" } } }] } }] } } },
+    );
+    expect(await builds.find(name)).toMatchObject({
+      phase: "failed",
+      reason: `BackoffLimitExceeded: Job has reached the specified backoff limit: build pod exited with code 1 (Error); see kubectl -n cicd logs job/${name}`,
+    });
+  });
+
+  it("a Job that does not exist is not found", async () => {
+    server.expect({ method: "GET", path: `${JOBS}/${name}`, reply: { status: 404, body: { kind: "Status", code: 404 } } });
+    expect(await builds.find(name)).toBeUndefined();
+  });
+});
