@@ -34,7 +34,9 @@ GOBIN="$dest.tmp" GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "sigs.k
 # kwok v0.8.0 ships no default stages: copy the ones the module itself carries.
 kwokdir=$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK
 mkdir -p "$dest.tmp/kwok-stages"
-cp "$kwokdir"/kustomize/stage/node/fast/*.yaml "$kwokdir"/kustomize/stage/pod/fast/*.yaml "$dest.tmp/kwok-stages/" 2>/dev/null || true
+cp "$kwokdir"/kustomize/stage/node/fast/node-initialize.yaml "$kwokdir"/kustomize/stage/node/heartbeat/node-heartbeat.yaml \
+  "$kwokdir"/kustomize/stage/pod/fast/pod-delete.yaml "$dest.tmp/kwok-stages/"
+chmod -R u+w "$dest.tmp/kwok-stages"
 rm -rf "$dest" && mv "$dest.tmp" "$dest"
 echo "built ${bins[*]} in $(( $(date +%s) - start ))s" >&2
 echo "$dest"

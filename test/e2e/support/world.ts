@@ -1,0 +1,144 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { startApiProxy } from "../env/api-proxy.ts";
+import { api, writeKubeconfig } from "../env/control-plane.ts";
+import type { EnvironmentInfo } from "../env/environment.ts";
+import { REPO_ROOT } from "../env/environment.ts";
+import { startGitServer } from "../env/git-server.ts";
+import { APP_FILES } from "./app.ts";
+
+export type HelmMajor = "helm3" | "helm4";
+
+export const TOKEN = "ghp_e2eSecretToken0123456789abcdefXYZ";
+const GIT_ENV = { GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@example.invalid", GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@example.invalid", GIT_CONFIG_NOSYSTEM: "1" };
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly killed: boolean;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stderr as JSON log records. */
+  readonly logs: { msg: string; level: string; [key: string]: unknown }[];
+}
+
+export interface App {
+  readonly name: string;
+  readonly repo: string;
+  readonly release: string;
+  readonly namespace: string;
+  readonly image: string;
+  /** Commits files (the sample app on first use), pushes, returns the SHA. */
+  commit(files?: Record<string, string>): string;
+  env(helm: HelmMajor, extra?: Record<string, string>): Record<string, string>;
+}
+
+/** One test file's view of the shared environment: its own git server, API proxy and apps. */
+export async function e2eWorld(info: EnvironmentInfo) {
+  const root = mkdtempSync(join(info.dir, "git-"));
+  const privateRepos = new Set<string>();
+  const git = await startGitServer({ root, token: TOKEN, privateRepos });
+  const proxy = await startApiProxy(info.server, { caCert: info.caCert, serverCert: join(dirname(info.caCert), "server.crt"), serverKey: join(dirname(info.caCert), "server.key") });
+  const home = mkdtempSync(join(tmpdir(), "ci-runner-home-"));
+  const adminKubeconfig = join(root, "admin-via-proxy.kubeconfig");
+  writeKubeconfig(adminKubeconfig, proxy.url, info.caCert, info.adminToken);
+  const children = new Set<ChildProcess>();
+
+  function app(name: string, options: { private?: boolean } = {}): App {
+    const repo = `acme/${name}`;
+    const bare = join(root, "acme", `${name}.git`);
+    const work = join(root, "work", name);
+    mkdirSync(dirname(bare), { recursive: true });
+    execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", bare]);
+    execFileSync("git", ["config", "uploadpack.allowFilter", "true"], { cwd: bare });
+    execFileSync("git", ["config", "uploadpack.allowAnySHA1InWant", "true"], { cwd: bare });
+    execFileSync("git", ["init", "--quiet", "--initial-branch=main", work]);
+    if (options.private) privateRepos.add(repo);
+    let commits = 0;
+    return {
+      name, repo, release: name, namespace: name, image: `${info.registry.host}/acme/${name}`,
+      commit(files) {
+        const content = commits++ === 0 ? { ...APP_FILES, ...files } : (files ?? { "app.txt": `version ${commits}\n` });
+        for (const [path, text] of Object.entries(content)) {
+          mkdirSync(dirname(join(work, path)), { recursive: true });
+          writeFileSync(join(work, path), text);
+        }
+        const run = (...args: string[]) => execFileSync("git", args, { cwd: work, env: { ...process.env, ...GIT_ENV }, encoding: "utf8" }).trim();
+        run("add", "-A");
+        run("commit", "--quiet", "-m", `commit ${commits}`);
+        run("push", "--quiet", bare, "main");
+        return run("rev-parse", "HEAD");
+      },
+      env(helm, extra = {}) {
+        return {
+          REPO: repo, IMAGE: `${info.registry.host}/acme/${name}`, CHART_PATH: "chart", RELEASE: name, DEPLOY_NS: name,
+          CICD_NS: "cicd", GITHUB_API_URL: git.apiUrl, GIT_URL: `${git.url}/acme/${name}.git`,
+          REGISTRY_SECRET: "regcred", REGISTRY_INSECURE: "true", KANIKO_IMAGE: "e2e.local/kaniko:ok",
+          HELM_BIN: helm === "helm3" ? info.helm3 : info.helm4, HELM_TIMEOUT: "60s",
+          KUBECONFIG: adminKubeconfig, LOG_FORMAT: "json", ...extra,
+        };
+      },
+    };
+  }
+
+  /**
+   * Runs the real bundle as a child in its own process group, like a container. With `killOn`,
+   * the API proxy holds the first matching request and the whole group gets SIGKILL right then.
+   */
+  async function run(args: string[], env: Record<string, string>, options: { killOn?: Parameters<typeof proxy.holdNext>[0] } = {}): Promise<RunResult> {
+    const held = options.killOn ? proxy.holdNext(options.killOn) : undefined;
+    const child = spawn(process.execPath, [join(REPO_ROOT, "dist", "ci-runner.mjs"), ...args], {
+      env: { PATH: process.env.PATH ?? "", HOME: home, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    children.add(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => { stdout += c.toString("utf8"); });
+    child.stderr?.on("data", (c: Buffer) => { stderr += c.toString("utf8"); });
+    let killed = false;
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    if (held) {
+      const first = await Promise.race([held.then(() => "held" as const), exited.then(() => "exited" as const)]);
+      if (first === "held" && child.pid !== undefined) {
+        killed = true;
+        process.kill(-child.pid, "SIGKILL");
+      }
+    }
+    const code = await exited;
+    children.delete(child);
+    proxy.releaseHeld();
+    const logs = stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    return { code, killed, stdout, stderr, logs };
+  }
+
+  async function get<T = Record<string, unknown>>(path: string): Promise<T | undefined> {
+    const response = await api(info.server, info.adminToken, info.caCert, path);
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${response.text}`);
+    return response.json() as T;
+  }
+
+  function helm(major: HelmMajor, ...args: string[]): string {
+    return execFileSync(major === "helm3" ? info.helm3 : info.helm4, [...args, "--kubeconfig", info.kubeconfig], { encoding: "utf8", env: { PATH: process.env.PATH, HOME: home } });
+  }
+
+  async function gitStats() {
+    return (await (await fetch(`${git.url}/_stats`)).json()) as { apiRequests: number; apiCounted: number; gitRequests: number; urls: string[] };
+  }
+
+  return {
+    info, git, proxy, app, run, get, helm, gitStats, adminKubeconfig, root,
+    async close() {
+      for (const child of children) if (child.pid) process.kill(-child.pid, "SIGKILL");
+      await proxy.close();
+      await git.close();
+    },
+  };
+}
+
+export type World = Awaited<ReturnType<typeof e2eWorld>>;
+
+export { writeKubeconfig };
