@@ -27,6 +27,7 @@ export interface Config {
   readonly helmTimeoutSeconds: number;
   readonly buildTimeoutSeconds: number;
   readonly stateConfigMap: string;
+  readonly leaseSeconds: number;
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;
   readonly helmBin: string;
@@ -72,6 +73,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   helmTimeout: duration.pipe(z.number().min(10)),
   buildTimeout: duration.pipe(z.number().min(30)),
   stateConfigMap: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
+  leaseDuration: duration.pipe(z.number().min(6).max(3600)),
   kubeconfig: z.string().min(1),
   context: z.string().min(1),
   helmBin: z.string().min(1),
@@ -163,6 +165,7 @@ function assemble(values: Map<SettingKey, unknown>): Config {
     helmTimeoutSeconds: get("helmTimeout"),
     buildTimeoutSeconds: get("buildTimeout"),
     stateConfigMap: get<string | undefined>("stateConfigMap") ?? `ci-runner-${release}`,
+    leaseSeconds: get("leaseDuration"),
     kubeconfig: get("kubeconfig"),
     context: get("context"),
     helmBin: get("helmBin"),

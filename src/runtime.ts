@@ -24,9 +24,6 @@ export function childEnv(env: Env): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && CHILD_ENV.test(e[0])));
 }
 
-/** Seconds a lease lasts without renewal; renewed every third of it while a run works. */
-export const LEASE_SECONDS = 45;
-
 export interface Runtime {
   readonly ports: Ports;
   readonly pass: PassContext;
@@ -61,6 +58,6 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
   const holder = `${env.HOSTNAME ?? hostname()}/${process.pid}`;
   return {
     ports,
-    pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: LEASE_SECONDS, valuesFiles: config.valuesFiles },
+    pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: config.leaseSeconds, valuesFiles: config.valuesFiles },
   };
 }

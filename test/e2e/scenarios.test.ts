@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { pushImage } from "./env/registry.ts";
 import { e2eWorld, type HelmMajor, type World } from "./support/world.ts";
 
 const e2e = inject("e2e");
@@ -53,5 +54,136 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real clus
     expect(releaseOf(app.name)).toMatchObject({ version: 2, info: { status: "deployed" } });
     expect(await deployedImage(app.name)).toBe(`${app.image}:${second}`);
     expect((await annotations(app.name))["ci-runner.dev/deployed-sha"]).toBe(second);
+  });
+
+  it("3. a failing build is retried up to MAX_RETRIES, then set aside; a newer commit is built", async () => {
+    const app = world.app(`fails-${helm}`);
+    const sha = app.commit();
+    const failing = app.env(helm, { KANIKO_IMAGE: "e2e.local/kaniko:fail", MAX_RETRIES: "2" });
+    const first = await world.run(["sync", "--once"], failing);
+    expect(first.code, first.stderr).toBe(3);
+    const second = await world.run(["sync", "--once"], failing);
+    expect(second.code, second.stderr).toBe(4);
+    expect(await annotations(app.name)).toMatchObject({ "ci-runner.dev/set-aside-sha": sha, "ci-runner.dev/attempt-failures": "2" });
+    const third = await world.run(["sync", "--once"], failing);
+    expect(third.code).toBe(4);
+    expect(third.logs.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual(["Head commit is set aside; waiting for a newer commit or `ci-runner retry`"]);
+    expect(jobsCreated(app.name)).toHaveLength(2);
+    // Failed Jobs stay for `kubectl logs` until their TTL.
+    for (const attempt of [1, 2]) expect(await world.get(`/apis/batch/v1/namespaces/cicd/jobs/build-${app.name}-${sha.slice(0, 12)}-${attempt}`)).toBeDefined();
+    const status = JSON.parse((await world.run(["status", "-o", "json"], failing)).stdout);
+    expect(status.setAside).toMatchObject({ sha, attempts: 2, reason: expect.stringContaining("failed 2 of 2 attempts") });
+
+    const newer = app.commit();
+    const fixed = await world.run(["sync", "--once"], app.env(helm, { MAX_RETRIES: "2" }));
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(await deployedImage(app.name)).toBe(`${app.image}:${newer}`);
+    expect(await annotations(app.name)).not.toHaveProperty("ci-runner.dev/set-aside-sha");
+  });
+
+  it("4. a chart whose pods never become ready is rolled back; the old SHA stays recorded and the error is readable", async () => {
+    const app = world.app(`unready-${helm}`);
+    const good = app.commit();
+    expect((await world.run(["sync", "--once"], app.env(helm))).code).toBe(0);
+    const bad = app.commit({ "chart/values.yaml": "image:\n  repository: x\n  tag: latest\nneverReady: true\n" });
+    const run = await world.run(["sync", "--once"], app.env(helm, { HELM_TIMEOUT: "10s" }));
+    expect(run.code, run.stderr).toBe(3);
+    const release = releaseOf(app.name);
+    expect(release.info.status).toBe("deployed");
+    expect(release.version).toBe(3); // 1 deployed, 2 failed, 3 the rollback
+    expect(await deployedImage(app.name)).toBe(`${app.image}:${good}`);
+    const state = await annotations(app.name);
+    expect(state["ci-runner.dev/deployed-sha"]).toBe(good);
+    expect(state["ci-runner.dev/last-error-sha"]).toBe(bad);
+    const status = JSON.parse((await world.run(["status", "-o", "json"], app.env(helm))).stdout);
+    expect(status.lastError).toMatchObject({ sha: bad, message: expect.stringMatching(/^helm upgrade of unready-helm\d failed and was rolled back: /) });
+    expect(status.lastError.message.length).toBeLessThan(600);
+  });
+
+  describe("5. SIGKILL at each crash window, then the next tick converges", () => {
+    const quickLease = { LEASE_DURATION: "6s" };
+    const afterLease = () => new Promise((r) => setTimeout(r, 6_500));
+
+    async function killThenConverge(name: string, killOn: (sha: string, app: string) => (r: { method: string; path: string; body: string }) => boolean, deployFirst = false) {
+      const app = world.app(`${name}-${helm}`);
+      let sha = app.commit();
+      if (deployFirst) {
+        expect((await world.run(["sync", "--once"], app.env(helm, quickLease))).code).toBe(0);
+        sha = app.commit();
+      }
+      const killed = await world.run(["sync", "--once"], app.env(helm, quickLease), { killOn: killOn(sha, app.name) });
+      expect(killed.killed, killed.stderr).toBe(true);
+      await afterLease();
+      const next = await world.run(["sync", "--once"], app.env(helm, quickLease));
+      expect(next.code, next.stderr).toBe(0);
+      expect((await annotations(app.name))["ci-runner.dev/deployed-sha"]).toBe(sha);
+      expect(await deployedImage(app.name)).toBe(`${app.image}:${sha}`);
+      const created = jobsCreated(app.name).filter((r) => r.body.includes(sha));
+      expect(created).toHaveLength(1); // one build per SHA attempt
+      return { app, sha, next };
+    }
+
+    it("after creating the Job", async () => {
+      let created = false;
+      await killThenConverge("kill-created", () => (r) => {
+        if (created) return true;
+        created = r.method === "POST" && r.path.startsWith("/apis/batch/v1/namespaces/cicd/jobs");
+        return false;
+      });
+    });
+
+    it("while waiting for the Job", async () => {
+      await killThenConverge("kill-waiting", () => (r) => r.method === "GET" && r.path.startsWith("/apis/batch/v1/namespaces/cicd/jobs") && r.path.includes("watch=true"));
+    });
+
+    it("during helm upgrade (the release is left pending and repaired)", async () => {
+      const { app, next } = await killThenConverge("kill-helm", (_sha, name) => (r) => r.method === "PATCH" && r.path.startsWith(`/apis/apps/v1/namespaces/${name}/deployments/${name}`), true);
+      expect(next.logs.map((l) => l.msg)).toContain("Repairing release left mid-operation by a killed helm");
+      expect(releaseOf(app.name).info.status).toBe("deployed");
+    });
+
+    it("after helm and before recording (recorded without a second upgrade)", async () => {
+      const { app, next } = await killThenConverge("kill-record", (sha, name) => (r) => r.method === "PATCH" && r.path.startsWith(`/api/v1/namespaces/cicd/configmaps/ci-runner-${name}`) && r.body.includes(`"ci-runner.dev/deployed-sha":"${sha}"`));
+      expect(next.logs.map((l) => l.msg)).toContain("Recorded release deployed by an earlier run");
+      expect(releaseOf(app.name).version).toBe(1);
+    });
+  });
+
+  it("6. five sync --once at once: one build, one deploy, the others name the lease holder", async () => {
+    const app = world.app(`five-${helm}`);
+    const sha = app.commit();
+    const runs = await Promise.all(Array.from({ length: 5 }, () => world.run(["sync", "--once"], app.env(helm))));
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0, 0]);
+    const deployers = runs.filter((r) => r.logs.some((l) => l.msg === "Deployed release and recorded it"));
+    expect(deployers).toHaveLength(1);
+    const busy = runs.flatMap((r) => r.logs.filter((l) => l.msg === "Another run holds the lease; leaving the work to it"));
+    expect(busy.length).toBeGreaterThanOrEqual(1);
+    for (const line of busy) expect(line.holder).toMatch(/\/\d+$/);
+    expect(jobsCreated(app.name)).toHaveLength(1);
+    expect(releaseOf(app.name).version).toBe(1);
+    expect((await annotations(app.name))["ci-runner.dev/deployed-sha"]).toBe(sha);
+  });
+
+  it("8. the image for the SHA is already in the registry: no Job, straight to deploy", async () => {
+    const app = world.app(`prebuilt-${helm}`);
+    const sha = app.commit();
+    const digest = await pushImage(world.info.registry, `acme/${app.name}`, sha);
+    const run = await world.run(["sync", "--once"], app.env(helm));
+    expect(run.code, run.stderr).toBe(0);
+    expect(jobsCreated(app.name)).toHaveLength(0);
+    expect(await annotations(app.name)).toMatchObject({ "ci-runner.dev/deployed-sha": sha, "ci-runner.dev/deployed-digest": digest });
+  });
+
+  it("10. a release left in pending-upgrade by a killed helm is repaired, then deployed", async () => {
+    const app = world.app(`pending-${helm}`);
+    app.commit();
+    expect((await world.run(["sync", "--once"], app.env(helm))).code).toBe(0);
+    const sha = app.commit();
+    await world.killHelmDuringUpgrade(helm, app);
+    expect(releaseOf(app.name).info.status).toBe("pending-upgrade");
+    const run = await world.run(["sync", "--once"], app.env(helm));
+    expect(run.code, run.stderr).toBe(0);
+    expect(releaseOf(app.name).info.status).toBe("deployed");
+    expect(await deployedImage(app.name)).toBe(`${app.image}:${sha}`);
   });
 });

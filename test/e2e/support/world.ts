@@ -125,12 +125,24 @@ export async function e2eWorld(info: EnvironmentInfo) {
     return execFileSync(major === "helm3" ? info.helm3 : info.helm4, [...args, "--kubeconfig", info.kubeconfig], { encoding: "utf8", env: { PATH: process.env.PATH, HOME: home } });
   }
 
+  /** Starts `helm upgrade` of the app's chart as a run would, and SIGKILLs helm mid-upgrade. */
+  async function killHelmDuringUpgrade(major: HelmMajor, target: App): Promise<void> {
+    const chart = join(root, "work", target.name, "chart");
+    const held = proxy.holdNext((r) => r.method === "PATCH" && r.path.startsWith(`/apis/apps/v1/namespaces/${target.namespace}/deployments/`));
+    const child = spawn(major === "helm3" ? info.helm3 : info.helm4, ["upgrade", target.release, chart, "-n", target.namespace, "--kubeconfig", adminKubeconfig, "--set-string", "image.tag=killed"], { stdio: "ignore", env: { PATH: process.env.PATH, HOME: home } });
+    const exited = new Promise((resolve) => child.on("close", resolve));
+    await held;
+    child.kill("SIGKILL");
+    await exited;
+    proxy.releaseHeld();
+  }
+
   async function gitStats() {
     return (await (await fetch(`${git.url}/_stats`)).json()) as { apiRequests: number; apiCounted: number; gitRequests: number; urls: string[] };
   }
 
   return {
-    info, git, proxy, app, run, get, helm, gitStats, adminKubeconfig, root,
+    info, git, proxy, app, run, get, helm, gitStats, killHelmDuringUpgrade, adminKubeconfig, root, home,
     async close() {
       for (const child of children) if (child.pid) process.kill(-child.pid, "SIGKILL");
       await proxy.close();
