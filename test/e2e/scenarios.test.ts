@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { pushImage } from "./env/registry.ts";
-import { e2eWorld, type HelmMajor, type World } from "./support/world.ts";
+import { e2eWorld, type HelmMajor, TOKEN, type World } from "./support/world.ts";
 
 const e2e = inject("e2e");
 const skip = "skip" in e2e ? e2e.skip : undefined;
@@ -185,5 +185,52 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real clus
     expect(run.code, run.stderr).toBe(0);
     expect(releaseOf(app.name).info.status).toBe("deployed");
     expect(await deployedImage(app.name)).toBe(`${app.image}:${sha}`);
+  });
+
+  it("7. a private repository: the token appears in no Job, pod, Event, state, log, URL or child argv", async () => {
+    const app = world.app(`private-${helm}`, { private: true });
+    const sha = app.commit();
+    await world.ensureTokenSecret(TOKEN);
+    const spy = world.argvSpy();
+    const env = app.env(helm, { GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "git-token", HELM_BIN: spy.helm(helm), PATH: spy.path });
+    const run = await world.run(["sync", "--once"], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect((await annotations(app.name))["ci-runner.dev/deployed-sha"]).toBe(sha);
+
+    const forms = [TOKEN, Buffer.from(TOKEN).toString("base64"), Buffer.from(`x-access-token:${TOKEN}`).toString("base64")];
+    const jobPost = jobsCreated(app.name)[0]?.body ?? "";
+    const podEnv = JSON.parse(jobPost).spec.template.spec.containers[0].env;
+    expect(podEnv).toContainEqual({ name: "GIT_PASSWORD", valueFrom: { secretKeyRef: { name: "git-token", key: "token" } } });
+    const places: Record<string, string> = {
+      "build Job spec": jobPost,
+      "pods in cicd": JSON.stringify(await world.get("/api/v1/namespaces/cicd/pods")),
+      "Events": JSON.stringify(await world.get("/api/v1/events")),
+      "state ConfigMap": JSON.stringify(await world.get(`/api/v1/namespaces/cicd/configmaps/ci-runner-${app.name}`)),
+      "our logs": run.stdout + run.stderr,
+      "URLs seen by the git server": (await world.gitStats()).urls.join("\n"),
+      "child process argv": spy.calls(),
+    };
+    expect(spy.calls()).toMatch(/helm upgrade --install/);
+    expect(spy.calls()).toMatch(/^git .* fetch --quiet --depth=1 --filter=blob:none/m);
+    for (const [where, text] of Object.entries(places)) {
+      for (const form of forms) expect(text.includes(form), `token found in ${where}`).toBe(false);
+    }
+  });
+
+  it("9. the whole happy path as the ServiceAccount from manifests/ (TokenRequest), not as admin", async () => {
+    const app = world.app("app");
+    const sha = app.commit();
+    const kubeconfig = await world.serviceAccountKubeconfig("cicd", "deployer");
+    const env = app.env(helm, { KUBECONFIG: kubeconfig, DEPLOY_NS: "app", RELEASE: "app" });
+    const from = world.proxy.requests.length;
+    const run = await world.run(["sync", "--once"], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect((await annotations("app"))["ci-runner.dev/deployed-sha"]).toBe(sha);
+    expect(await deployedImage("app")).toBe(`${app.image}:${sha}`);
+    const refused = world.proxy.requests.slice(from).filter((r) => r.status === 403);
+    expect(refused.map((r) => `${r.method} ${r.path}`)).toEqual([]);
+    const status = await world.run(["status", "-o", "json"], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).deployed.sha).toBe(sha);
   });
 });

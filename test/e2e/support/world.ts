@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startApiProxy } from "../env/api-proxy.ts";
@@ -137,12 +137,51 @@ export async function e2eWorld(info: EnvironmentInfo) {
     proxy.releaseHeld();
   }
 
+  /** The Secret the build pod reads the token from (by reference). */
+  async function ensureTokenSecret(token: string): Promise<void> {
+    const body = { apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name: "git-token", namespace: "cicd" }, data: { token: Buffer.from(token).toString("base64") } };
+    const response = await api(info.server, info.adminToken, info.caCert, "/api/v1/namespaces/cicd/secrets", { method: "POST", body: JSON.stringify(body) });
+    if (!response.ok && response.status !== 409) throw new Error(`creating git-token: HTTP ${response.status}`);
+  }
+
+  /** Wrappers for helm and git that log every argv before running the real tool. */
+  function argvSpy() {
+    const dir = mkdtempSync(join(root, "spy-"));
+    const log = join(dir, "argv.log");
+    const wrap = (name: string, real: string) => {
+      const file = join(dir, name);
+      writeFileSync(file, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+      return file;
+    };
+    const realGit = execFileSync("sh", ["-c", "command -v git"], { encoding: "utf8" }).trim();
+    mkdirSync(join(dir, "bin"));
+    const gitWrapper = wrap("git", realGit);
+    execFileSync("mv", [gitWrapper, join(dir, "bin", "git")]);
+    return {
+      path: `${join(dir, "bin")}:${process.env.PATH ?? ""}`,
+      helm: (major: HelmMajor) => wrap("helm", major === "helm3" ? info.helm3 : info.helm4),
+      calls: () => (existsSync(log) ? readFileSync(log, "utf8") : ""),
+    };
+  }
+
+  /** A kubeconfig with a TokenRequest token of a ServiceAccount, through the proxy. */
+  async function serviceAccountKubeconfig(namespace: string, name: string): Promise<string> {
+    const response = await api(info.server, info.adminToken, info.caCert, `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, {
+      method: "POST", body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } }),
+    });
+    if (!response.ok) throw new Error(`TokenRequest for ${namespace}/${name}: HTTP ${response.status} ${response.text}`);
+    const token = (response.json() as { status: { token: string } }).status.token;
+    const file = join(root, `${name}.kubeconfig`);
+    writeKubeconfig(file, proxy.url, info.caCert, token, name);
+    return file;
+  }
+
   async function gitStats() {
     return (await (await fetch(`${git.url}/_stats`)).json()) as { apiRequests: number; apiCounted: number; gitRequests: number; urls: string[] };
   }
 
   return {
-    info, git, proxy, app, run, get, helm, gitStats, killHelmDuringUpgrade, adminKubeconfig, root, home,
+    info, git, proxy, app, run, get, helm, gitStats, killHelmDuringUpgrade, ensureTokenSecret, argvSpy, serviceAccountKubeconfig, adminKubeconfig, root, home,
     async close() {
       for (const child of children) if (child.pid) process.kill(-child.pid, "SIGKILL");
       await proxy.close();
