@@ -1,0 +1,24 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { EXIT_CODES } from "../../src/errors.ts";
+import { SETTINGS } from "../../src/settings.ts";
+
+const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+
+describe("README", () => {
+  it.each(SETTINGS.map((s) => [s.env, s] as const))("documents %s with its flag and default", (env, setting) => {
+    const row = readme.split("\n").find((line) => line.startsWith(`| \`${env}\` |`));
+    expect(row, `README has no row for ${env}`).toBeDefined();
+    expect(row).toContain(setting.flag ? `\`${setting.flag}\`` : "(environment only)");
+    if (setting.fallback) expect(row).toContain(`\`${setting.fallback}\``);
+  });
+
+  it("documents every exit code", () => {
+    for (const code of Object.values(EXIT_CODES)) expect(readme).toMatch(new RegExp(`^\\| ${code} \\|`, "m"));
+  });
+
+  it("gives the test command that .ci/run calls", () => {
+    expect(readme).toContain("npm test");
+    expect(readFileSync(new URL("../../.ci/run", import.meta.url), "utf8")).toMatch(/^npm test$/m);
+  });
+});
