@@ -21,12 +21,26 @@ export interface GitChartOptions {
  */
 export class GitChartSource implements ChartSource {
   readonly #o: GitChartOptions;
+  readonly #prefetched = new Map<string, Promise<ChartCheckout>>();
 
   constructor(options: GitChartOptions) {
     this.#o = options;
   }
 
-  async checkout(sha: string): Promise<ChartCheckout> {
+  prefetch(sha: string): void {
+    if (this.#prefetched.has(sha)) return;
+    const pending = this.#fetch(sha);
+    pending.catch(() => undefined); // reported by checkout(), if the deploy ever asks for it
+    this.#prefetched.set(sha, pending);
+  }
+
+  checkout(sha: string): Promise<ChartCheckout> {
+    const pending = this.#prefetched.get(sha);
+    this.#prefetched.delete(sha);
+    return pending ?? this.#fetch(sha);
+  }
+
+  async #fetch(sha: string): Promise<ChartCheckout> {
     const root = await mkdtemp(join(this.#o.tmp ?? tmpdir(), "ci-runner-chart-"));
     const dispose = () => rm(root, { recursive: true, force: true });
     try {

@@ -29,6 +29,7 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
       return undefined;
     }
     case "await-build": {
+      ports.charts.prefetch(action.sha);
       log.info({ job: action.job }, "Waiting for build Job");
       await ports.builds.wait(action.job);
       // Killed while waiting: the Job runs on; the next tick adopts it by name and waits again.

@@ -51,15 +51,6 @@ export class LeasedState {
     return this.#snapshot.state;
   }
 
-  /** Re-reads the state (observe again) and checks the lease is still ours. */
-  refresh(): Promise<void> {
-    return this.#serial(async () => {
-      const fresh = await this.#store.read();
-      this.#assertOurs(fresh.state);
-      this.#snapshot = fresh;
-    });
-  }
-
   /** Applies `change` with compare-and-swap; on a conflict re-reads once and re-applies if the lease is still ours. */
   update(change: (state: RunnerState) => RunnerState): Promise<void> {
     return this.#serial(() => this.#write(change));

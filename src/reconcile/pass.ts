@@ -3,7 +3,7 @@ import { act } from "./act.ts";
 import { decide, failuresFor, headNeedsWork } from "./decide.ts";
 import { LeasedState } from "./leased-state.ts";
 import type { BranchHead, Ports } from "./ports.ts";
-import type { Action, Observation, PassOutcome, RunnerState, WorkObservation } from "./types.ts";
+import type { Action, Observation, PassOutcome, ReleaseObservation, RunnerState, WorkObservation } from "./types.ts";
 
 export interface PassContext {
   readonly ports: Ports;
@@ -58,23 +58,32 @@ export async function runPass(ctx: PassContext, mode: "sync" | "plan"): Promise<
 
 async function work(ctx: PassContext, leased: LeasedState, head: string): Promise<PassOutcome> {
   const { ports, log } = ctx;
+  // The state needs no re-read between steps: each of our writes answers with the current
+  // ConfigMap, and a write by anyone else makes our next compare-and-swap fail and re-read.
+  // The release is read again only after we repaired it: building and recording cannot change
+  // it, and the lease keeps other runs from deploying meanwhile.
+  let release: ReleaseObservation | undefined;
   for (let step = 0; step < MAX_STEPS; step++) {
-    if (step > 0) await leased.refresh();
-    const work = await observeWork(ports, head, leased.state);
+    const work = await observeWork(ports, head, leased.state, release);
+    release = work.release;
     const action = decide(observation(ctx, head, leased.state, work));
     log.debug({ action }, "Decided next step");
     if (action.kind === "up-to-date" || action.kind === "skip-set-aside") return idleOutcome(action, log);
     const outcome = await act(action, { ports, leased, log, maxRetries: ctx.maxRetries, valuesFiles: ctx.valuesFiles });
     if (outcome !== undefined) return outcome;
+    if (action.kind === "repair-release") release = undefined;
   }
   throw new Error(`pass did not settle after ${MAX_STEPS} steps`);
 }
 
-/** Everything decide needs about the work for `head`; the registry is asked only when no build is known. */
-export async function observeWork(ports: Ports, head: string, state: RunnerState): Promise<WorkObservation> {
+/**
+ * Everything decide needs about the work for `head`; the registry is asked only when no build is
+ * known, the release only when `known` is not given.
+ */
+export async function observeWork(ports: Ports, head: string, state: RunnerState, known?: ReleaseObservation): Promise<WorkObservation> {
   const attempt = failuresFor(head, state) + 1;
   const [release, build] = await Promise.all([
-    ports.releases.observe(),
+    known ?? ports.releases.observe(),
     state.built?.sha === head ? undefined : ports.builds.find(ports.builds.jobName(head, attempt)),
   ]);
   const needRegistry = state.built?.sha !== head && build === undefined;

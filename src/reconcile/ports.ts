@@ -56,6 +56,8 @@ export interface ChartCheckout {
 export interface ChartSource {
   /** The chart (and values files) exactly at `sha`, fetched without the token in argv or URL. */
   checkout(sha: string): Promise<ChartCheckout>;
+  /** Starts fetching while the image builds, so the deploy need not wait for it; best effort. */
+  prefetch(sha: string): void;
 }
 
 export interface DeployRequest {

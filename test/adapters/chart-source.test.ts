@@ -38,4 +38,18 @@ describe("chart checkout with real git", () => {
     const sha = repo.commit(SAMPLE_CHART);
     await expect(source(repo.bare, ["env/prod.yaml"]).checkout(sha)).rejects.toThrow(/no values file env\/prod.yaml/);
   });
+
+  it("a prefetched checkout is handed to the deploy; a failed prefetch fails the checkout", async () => {
+    const repo = gitRepo();
+    const sha = repo.commit(SAMPLE_CHART);
+    const charts = source(repo.bare);
+    charts.prefetch(sha);
+    charts.prefetch(sha); // idempotent
+    const checkout = await charts.checkout(sha);
+    expect(existsSync(join(checkout.chartDir, "Chart.yaml"))).toBe(true);
+    await checkout.dispose();
+    const missing = "f".repeat(40);
+    charts.prefetch(missing);
+    await expect(charts.checkout(missing)).rejects.toThrow(/git fetch/);
+  });
 });

@@ -21,6 +21,17 @@ describe("a whole pass on fakes", () => {
     expect(world.checkouts).toBe(world.disposed);
   });
 
+  it("reads the release once per pass, again only after repairing it, and prefetches the chart while building", async () => {
+    const world = new FakeWorld();
+    await runPass(passContext(world.ports()), "sync");
+    expect(world.calls.filter((c) => c === "helm.observe")).toHaveLength(1);
+    expect(world.prefetched).toEqual([A]);
+    const repairing = new FakeWorld();
+    repairing.release = { status: "pending-upgrade", revision: 2 };
+    await runPass(passContext(repairing.ports()), "sync");
+    expect(repairing.calls.filter((c) => c === "helm.observe")).toHaveLength(2);
+  });
+
   it("an idle tick asks GitHub conditionally, reads state once, and touches nothing else", async () => {
     const world = new FakeWorld();
     await runPass(passContext(world.ports()), "sync");

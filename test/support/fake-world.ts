@@ -30,6 +30,7 @@ export class FakeWorld {
   helmRepairs: string[] = [];
   deployResult: (sha: string) => "succeed" | "fail" = () => "succeed";
   checkouts = 0;
+  prefetched: string[] = [];
   disposed = 0;
   /** Every port call in order, for tests that check what was (not) asked. */
   calls: string[] = [];
@@ -136,6 +137,7 @@ export class FakeWorld {
         this.checkouts++;
         return { root: `/tmp/checkout-${s}`, chartDir: `/tmp/checkout-${s}/chart`, dispose: async () => void this.disposed++ };
       },
+      prefetch: (s) => void this.prefetched.push(s),
     };
   }
 

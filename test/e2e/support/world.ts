@@ -88,7 +88,7 @@ export async function e2eWorld(info: EnvironmentInfo) {
    */
   async function run(args: string[], env: Record<string, string>, options: { killOn?: Parameters<typeof proxy.holdNext>[0] } = {}): Promise<RunResult> {
     const held = options.killOn ? proxy.holdNext(options.killOn) : undefined;
-    const child = spawn(process.execPath, [join(REPO_ROOT, "dist", "ci-runner.mjs"), ...args], {
+    const child = spawn(process.execPath, [join(REPO_ROOT, "bin", "ci-runner.js"), ...args], {
       env: { PATH: process.env.PATH ?? "", HOME: home, ...env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
