@@ -1,4 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
+import { runDoctor } from "./commands/doctor.ts";
+import { doctorChecks } from "./commands/doctor-checks.ts";
 import { runPlan } from "./commands/plan.ts";
 import { runRetry } from "./commands/retry.ts";
 import { runStatus, type StatusFormat } from "./commands/status.ts";
@@ -107,6 +109,13 @@ Examples:
   $ ci-runner retry 3f2a9c1 --release shop`)
     .action((sha: string | undefined, opts: Record<string, unknown>) => withConfig("status", opts, (config, log) =>
       runRetry(runtime(config, log).ports.state, sha, out)));
+
+  addSettings(program.command("doctor"))
+    .description("check the installation: branch and token, registry Secret, permissions, Helm, chart, state")
+    .addHelpText("after", `
+Examples:
+  $ ci-runner doctor --kubeconfig ~/.kube/dev --release shop --repo acme/shop --image ghcr.io/acme/shop --chart-path chart`)
+    .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) => runDoctor(doctorChecks(config, runtime(config, log)), out)));
 
   try {
     await program.parseAsync([...argv], { from: "user" });

@@ -37,10 +37,14 @@ export function createExec(baseEnv: Readonly<Record<string, string>>, secrets: S
   };
 }
 
-/** The last meaningful lines of a tool's stderr: enough to act on, never its whole output. */
+/**
+ * The part of a tool's stderr worth keeping: from its first "Error:" line on (Go tools print the
+ * details of "1 error occurred:" on the lines after it), else its last two lines; never its whole
+ * output.
+ */
 export function errorSummary(stderr: string, maxLength = 400): string {
   const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
-  const errors = lines.filter((l) => /^error:/i.test(l));
-  const chosen = (errors.length > 0 ? errors : lines).slice(-2).join(" | ");
+  const first = lines.findIndex((l) => /^error:/i.test(l));
+  const chosen = (first >= 0 ? lines.slice(first) : lines.slice(-2)).join(" | ");
   return chosen.length > maxLength ? `${chosen.slice(0, maxLength)}…` : chosen || "(no error output)";
 }

@@ -20,6 +20,11 @@ export interface HelmOptions {
   readonly context: string | undefined;
   readonly exec: Exec;
   readonly log: Logger;
+  /**
+   * After a failed upgrade: the deploy-namespace permissions we lack, if any. Helm 4's watcher
+   * reports a forbidden watch only as "status: Unknown", so we ask the API server ourselves.
+   */
+  readonly missingPermissions?: () => Promise<string[]>;
 }
 
 const StatusJson = z.object({
@@ -35,6 +40,7 @@ export type HelmMajor = 3 | 4;
 export class HelmReleases implements ReleaseManager {
   readonly #o: HelmOptions;
   #major: Promise<HelmMajor> | undefined;
+  #version = "";
 
   constructor(options: HelmOptions) {
     this.#o = options;
@@ -43,6 +49,12 @@ export class HelmReleases implements ReleaseManager {
   major(): Promise<HelmMajor> {
     this.#major ??= this.#detectMajor();
     return this.#major;
+  }
+
+  /** For `doctor`: which helm runs, e.g. "Helm 4 (v4.1.4)". */
+  async describe(): Promise<string> {
+    const major = await this.major();
+    return `Helm ${major} (${this.#version}) at ${this.#o.bin}`;
   }
 
   async observe(): Promise<ReleaseObservation> {
@@ -94,7 +106,12 @@ export class HelmReleases implements ReleaseManager {
     const [, ...args] = await this.deployArgv(request);
     const result = await this.#run(args, (this.#o.timeoutSeconds + 60) * 1000);
     if (result.exitCode !== 0) {
-      if (unreachable(result)) throw this.#failure("deploying", result);
+      // The cluster being unreachable or a missing permission is not this commit's fault.
+      if (unreachable(result) || /forbidden/i.test(result.stderr)) throw this.#failure("deploying", result);
+      const missing = await this.#o.missingPermissions?.().catch(() => []) ?? [];
+      if (missing.length > 0) {
+        throw new ConfigError(`helm upgrade of ${this.#o.release} failed (${errorSummary(result.stderr, 200)}); forbidden: ci-runner cannot ${missing.join("; ")}`, "grant the missing permissions (manifests/base/rbac-deploy.yaml); `ci-runner doctor` checks them all");
+      }
       throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}`);
     }
     const parsed = z.object({ version: z.number().int() }).safeParse(safeJson(result.stdout));
@@ -116,6 +133,7 @@ export class HelmReleases implements ReleaseManager {
       throw new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError ?? errorSummary(result.stderr)}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
     }
     const major = Number(match[1]);
+    this.#version = result.stdout.trim();
     if (major !== 3 && major !== 4) throw new ConfigError(`helm ${result.stdout.trim()} is not supported`, "use Helm 3 or Helm 4");
     return major;
   }

@@ -148,7 +148,16 @@ export class KanikoBuilds implements BuildRunner {
       const request = await new Log(this.#d.kc).log(this.#ns, name, "kaniko", stream, { follow: true });
       stop.signal.addEventListener("abort", () => request.abort(), { once: true });
     };
-    follow().catch((error: unknown) => this.#d.log.debug({ job, err: error }, "Build log relay ended"));
+    follow().catch((error: unknown) => {
+      // A missing permission is worth a warning (the build goes on); anything else, e.g. a node
+      // whose kubelet cannot be reached for logs, is not.
+      const translated = kubeError(error, `relaying the log of build Job ${this.#ns}/${job}`);
+      if (translated.kind === "config") {
+        const error = `forbidden: cannot get resource "pods/log" in the namespace "${this.#ns}" (${translated.message})`;
+        this.#d.log.warn({ job, error }, "Could not relay the build log");
+      }
+      else this.#d.log.debug({ job, err: error }, "Build log relay ended");
+    });
     return stop;
   }
 }

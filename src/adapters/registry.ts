@@ -77,6 +77,17 @@ export class RegistryV2 implements ImageRegistry {
     }
   }
 
+  /** For `doctor`: the registry Secret is usable for IMAGE's registry, or a ConfigError says why. */
+  async checkSecret(): Promise<string> {
+    const { secretName, namespace } = this.#o;
+    if (secretName === undefined) return "REGISTRY_SECRET is not set: Kaniko pushes without credentials";
+    const credentials = await this.#credentials();
+    if (credentials === undefined) {
+      throw new ConfigError(`registry secret ${namespace}/${secretName} has no entry for ${this.#ref.host}, the registry of IMAGE`, `recreate it with \`kubectl -n ${namespace} create secret docker-registry ${secretName} --docker-server=${this.#ref.host} --docker-username=... --docker-password=...\``);
+    }
+    return `${namespace}/${secretName} (kubernetes.io/dockerconfigjson) has credentials for ${this.#ref.host}`;
+  }
+
   #head(url: string, authorization: string | undefined): Promise<Response> {
     const doFetch = this.#o.fetch ?? fetch;
     return doFetch(url, { method: "HEAD", headers: { accept: MANIFEST_TYPES, ...(authorization ? { authorization } : {}) }, signal: AbortSignal.timeout(15_000) });

@@ -1,0 +1,137 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseAllDocuments, stringify as toYaml } from "yaml";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { kanikoJob } from "../../src/adapters/kaniko-job.ts";
+import { loadConfig } from "../../src/config.ts";
+import { api } from "./env/control-plane.ts";
+import { REPO_ROOT } from "./env/environment.ts";
+import { e2eWorld, type World } from "./support/world.ts";
+
+const e2e = inject("e2e");
+const skip = "skip" in e2e ? e2e.skip : undefined;
+
+interface Rule { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] }
+interface Role { metadata: { name: string; namespace?: string; resourceVersion?: string }; rules: Rule[] }
+
+// A skipped run says why: the host tools are missing on this machine (never with CI=true).
+describe.skipIf(skip !== undefined)("what a platform engineer installs, on the real control plane", () => {
+  let world: World;
+  let saKubeconfig: string;
+  beforeAll(async () => {
+    if (!("info" in e2e)) return;
+    world = await e2eWorld(e2e.info);
+    saKubeconfig = await world.serviceAccountKubeconfig("cicd", "deployer");
+  });
+  afterAll(async () => world?.close());
+
+  const kubectl = (...args: string[]) => execFileSync(world.info.kubectl, ["--kubeconfig", world.info.kubeconfig, ...args], { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+  /** kubectl with a manifest on stdin. */
+  const kubectlWith = (object: unknown, ...args: string[]) =>
+    execFileSync(world.info.kubectl, ["--kubeconfig", world.info.kubeconfig, ...args, "-f", "-"], { encoding: "utf8", input: toYaml(object), stdio: ["pipe", "pipe", "pipe"] });
+
+  it("the base applies cleanly server-side, and the tested Helm 4 is the one the image pins", () => {
+    expect(kubectl("apply", "--server-side", "--dry-run=server", "-k", join(REPO_ROOT, "manifests"))).toMatch(/cronjob.batch\/ci-runner-app serverside-applied/);
+    // The example creates its namespace, so it is applied for real; its CronJob is then removed
+    // so it never ticks in the test cluster.
+    expect(kubectl("apply", "--server-side", "-k", join(REPO_ROOT, "manifests", "examples", "second-repository"))).toMatch(/cronjob.batch\/ci-runner-shop serverside-applied/);
+    kubectl("-n", "cicd", "delete", "cronjob", "ci-runner-shop");
+    const pinned = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).config.helmVersion;
+    expect(execFileSync(world.info.helm4, ["version", "--template", "{{.Version}}"], { encoding: "utf8" })).toBe(`v${pinned}`);
+  });
+
+  it("Pod Security admission: the runner's pod meets restricted, the Kaniko pod baseline (and not restricted)", () => {
+    kubectl("create", "namespace", "psa-restricted");
+    kubectl("label", "namespace", "psa-restricted", "pod-security.kubernetes.io/enforce=restricted");
+    kubectl("-n", "psa-restricted", "create", "serviceaccount", "deployer");
+    const cronjob = parseAllDocuments(kubectl("kustomize", join(REPO_ROOT, "manifests"))).map((d) => d.toJSON()).find((o) => o.kind === "CronJob");
+    const runnerPod = { apiVersion: "v1", kind: "Pod", metadata: { name: "runner", namespace: "psa-restricted" }, spec: cronjob.spec.jobTemplate.spec.template.spec };
+    expect(kubectlWith(runnerPod, "create", "--dry-run=server", "-o", "name")).toBe("pod/runner\n");
+
+    const config = loadConfig({ REPO: "acme/app", IMAGE: "127.0.0.1:5000/acme/app", CHART_PATH: "chart", RELEASE: "app", REGISTRY_SECRET: "regcred", GIT_TOKEN: "x-token-value", GIT_TOKEN_SECRET: "git-token" }, {});
+    const job = kanikoJob(config, "0".repeat(40), 1);
+    const kanikoPod = (namespace: string) => ({ apiVersion: "v1", kind: "Pod", metadata: { name: "kaniko", namespace }, spec: job.spec?.template.spec });
+    expect(kubectlWith(kanikoPod("cicd"), "create", "--dry-run=server", "-o", "name")).toBe("pod/kaniko\n");
+    expect(() => kubectlWith(kanikoPod("psa-restricted"), "create", "--dry-run=server")).toThrow(/violates PodSecurity "restricted/);
+  });
+
+  describe("each rule is necessary: without it, a step fails naming the permission", () => {
+    const roles = ["cicd/ci-runner-build", "app/ci-runner-deploy", "/ci-runner-namespaces"];
+    const cases: { role: string; index: number; rule: Rule }[] = [];
+    beforeAll(async () => {
+      for (const ref of roles) {
+        const role = await readRole(ref);
+        role.rules.forEach((rule, index) => cases.push({ role: ref, index, rule }));
+      }
+    });
+
+    it("covers every rule of the base", async () => {
+      expect(cases.length).toBeGreaterThanOrEqual(12);
+      const results: string[] = [];
+      for (const c of cases) {
+        const original = await readRole(c.role);
+        await writeRole(c.role, { ...original, rules: original.rules.filter((_, i) => i !== c.index) });
+        try {
+          // Helm 3 and 4 need different things (Helm 3 creates the namespace, Helm 4 applies it
+          // server-side): a rule is necessary when either fails without it, naming it.
+          const outcomes = [];
+          let named = false;
+          for (const helm of ["helm4", "helm3"] as const) {
+            const outcome = await freshDeployAsServiceAccount(c.rule, helm);
+            outcomes.push(`${helm} ${outcome.text}`);
+            named = outcome.named;
+            if (outcome.text !== "NOT NEEDED") break;
+          }
+          const line = `${c.role} rule ${c.index} (${c.rule.resources.join(",")} ${c.rule.verbs.join(",")}): ${outcomes.join(" || ")}`;
+          results.push(named ? line : `UNPROVEN ${line}`);
+        } finally {
+          const current = await readRole(c.role);
+          await writeRole(c.role, { ...current, rules: original.rules });
+        }
+      }
+      console.log(`rule necessity:\n${results.join("\n")}`);
+      expect(results.filter((r) => r.startsWith("UNPROVEN"))).toEqual([]);
+    });
+  });
+
+  /** From nothing: no state, no release; a new commit deployed by the ServiceAccount. */
+  async function freshDeployAsServiceAccount(removed: Rule, helm: "helm3" | "helm4"): Promise<{ named: boolean; text: string }> {
+    await api(world.info.server, world.info.adminToken, world.info.caCert, "/api/v1/namespaces/cicd/configmaps/ci-runner-app", { method: "DELETE" });
+    try {
+      world.helm("helm4", "uninstall", "app", "-n", "app", "--wait");
+    } catch {
+      // not installed yet
+    }
+    const app = appRepo();
+    app.commit();
+    const slow = removed.resources.includes("pods/log");
+    const run = await world.run(["sync", "--once"], app.env(helm, { HELM_TIMEOUT: "15s", KUBECONFIG: saKubeconfig, DEPLOY_NS: "app", RELEASE: "app", ...(slow ? { KANIKO_IMAGE: "e2e.local/kaniko:slow" } : {}) }));
+    const problems = run.logs.filter((l) => l.level === "error" || l.level === "warn").map((l) => `${String(l.msg)} ${String(l.error ?? "")}`);
+    const named = problems.find((m) => /forbidden/.test(m) && removed.resources.some((r) => m.includes(`"${r.split("/")[0]}"`) || m.includes(r)));
+    if (named) return { named: true, text: `${run.code === 0 ? "warned" : `exit ${run.code}`}: ${named.slice(named.search(/forbidden/i), named.search(/forbidden/i) + 160)}` };
+    return { named: false, text: run.code === 0 ? "NOT NEEDED" : `failed without naming it: ${problems.join(" | ").slice(0, 300)}` };
+  }
+
+  let repo: ReturnType<World["app"]> | undefined;
+  function appRepo() {
+    repo ??= world.app("app");
+    return repo;
+  }
+
+  async function readRole(ref: string): Promise<Role> {
+    const [ns, name] = ref.split("/");
+    const path = ns ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles/${name}` : `/apis/rbac.authorization.k8s.io/v1/clusterroles/${name}`;
+    const role = await world.get<Role>(path);
+    if (!role) throw new Error(`no ${ref}`);
+    return role;
+  }
+
+  async function writeRole(ref: string, role: Role): Promise<void> {
+    const [ns, name] = ref.split("/");
+    const path = ns ? `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles/${name}` : `/apis/rbac.authorization.k8s.io/v1/clusterroles/${name}`;
+    const response = await api(world.info.server, world.info.adminToken, world.info.caCert, path, { method: "PUT", body: JSON.stringify(role) });
+    if (!response.ok) throw new Error(`PUT ${path}: HTTP ${response.status} ${response.text}`);
+  }
+
+});
