@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { DeployRequest, ReleaseManager } from "../reconcile/ports.ts";
 import type { ReleaseObservation, ReleaseStatus } from "../reconcile/types.ts";
 import { errorSummary, type Exec, type ExecResult } from "./exec.ts";
+import { parseJsonOrUndefined } from "./json.ts";
 
 export interface HelmOptions {
   readonly bin: string;
@@ -63,14 +64,14 @@ export class HelmReleases implements ReleaseManager {
       if (/release: not found/i.test(status.stderr)) return { status: "absent" };
       throw this.#failure("reading release status", status);
     }
-    const parsed = StatusJson.safeParse(safeJson(status.stdout));
+    const parsed = StatusJson.safeParse(parseJsonOrUndefined(status.stdout));
     if (!parsed.success) throw new TransientError(`helm status ${this.#o.release} printed JSON we do not understand`, "check the helm version (3 or 4 are supported)");
     const raw = parsed.data.info.status as ReleaseStatus;
     const observation = { status: KNOWN.includes(raw) ? raw : "unknown", revision: parsed.data.version, updatedAt: parsed.data.info.last_deployed } as const;
     if (observation.status !== "deployed") return observation;
     const values = await this.#run(["get", "values", this.#o.release, ...this.#target(), "-o", "json"]);
     if (values.exitCode !== 0) throw this.#failure("reading release values", values);
-    const tag = pluck(safeJson(values.stdout), this.#o.imageTagKey);
+    const tag = pluck(parseJsonOrUndefined(values.stdout), this.#o.imageTagKey);
     return { ...observation, imageTag: typeof tag === "string" ? tag : undefined };
   }
 
@@ -114,7 +115,7 @@ export class HelmReleases implements ReleaseManager {
       }
       throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}`);
     }
-    const parsed = z.object({ version: z.number().int() }).safeParse(safeJson(result.stdout));
+    const parsed = z.object({ version: z.number().int() }).safeParse(parseJsonOrUndefined(result.stdout));
     return { revision: parsed.success ? parsed.data.version : undefined };
   }
 
@@ -164,13 +165,6 @@ function unreachable(result: ExecResult): boolean {
   return /kubernetes cluster unreachable|connection refused|i\/o timeout|no such host/i.test(result.stderr);
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 /** Reads a dotted values key such as image.tag. */
 export function pluck(values: unknown, key: string): unknown {

@@ -4,6 +4,7 @@ import { ConfigError } from "../errors.ts";
 import type { Logger, Secrets } from "../log.ts";
 import type { ImageRegistry } from "../reconcile/ports.ts";
 import { isStatus, kubeError } from "./kube.ts";
+import { parseJsonOrUndefined } from "./json.ts";
 
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.index.v1+json",
@@ -125,7 +126,7 @@ export class RegistryV2 implements ImageRegistry {
       throw new ConfigError(`${where} has type ${secret.type ?? "(none)"}, not kubernetes.io/dockerconfigjson`, `recreate it with \`kubectl -n ${namespace} create secret docker-registry ${secretName} ...\``);
     }
     const raw = secret.data?.[".dockerconfigjson"];
-    const parsed = DockerConfig.safeParse(safeJson(Buffer.from(raw ?? "", "base64").toString("utf8")));
+    const parsed = DockerConfig.safeParse(parseJsonOrUndefined(Buffer.from(raw ?? "", "base64").toString("utf8")));
     if (!parsed.success) throw new ConfigError(`${where} has no valid .dockerconfigjson`, "recreate it with `kubectl create secret docker-registry`");
     const entry = Object.entries(parsed.data.auths).find(([server]) => hostOf(server) === this.#ref.host || (this.#ref.host === "registry-1.docker.io" && /docker\.io/.test(server)))?.[1];
     if (entry === undefined) return undefined;
@@ -144,10 +145,3 @@ function basic(c: Credentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
