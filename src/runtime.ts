@@ -1,21 +1,14 @@
-import { hostname } from "node:os";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join } from "node:path";
-import { AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
-import { GitChartSource } from "./adapters/chart-source.ts";
-import { createExec } from "./adapters/exec.ts";
 import { GitHubSource } from "./adapters/github.ts";
-import { HelmReleases } from "./adapters/helm.ts";
-import { KanikoBuilds } from "./adapters/kaniko.ts";
-import { loadKubeConfig } from "./adapters/kube.ts";
-import { missingPermissions } from "./adapters/preflight.ts";
-import { RegistryV2 } from "./adapters/registry.ts";
-import { ConfigMapStateStore } from "./adapters/state-store.ts";
+import { readStateLite, staticAccess } from "./adapters/kube-lite.ts";
 import type { Config } from "./config.ts";
-import { type Logger, Secrets } from "./log.ts";
-import { describePermission, type Permission, requiredPermissions } from "./permissions.ts";
+import type { Logger, Secrets } from "./log.ts";
+import { buildJobName } from "./names.ts";
+import type { Permission } from "./permissions.ts";
 import type { PassContext } from "./reconcile/pass.ts";
 import type { Ports } from "./reconcile/ports.ts";
+import type { FullRuntime } from "./runtime-full.ts";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -39,43 +32,55 @@ export interface Runtime {
   readonly preflight?: Preflight;
 }
 
-/** Builds the real adapters for one process. Nothing here talks to the network yet. */
+/**
+ * The adapters for one process. An idle tick needs only the state read and GitHub, so the
+ * Kubernetes client, Kaniko, Helm and registry adapters (runtime-full.ts) load on first use: the
+ * bundle keeps them behind a dynamic import that esbuild evaluates lazily.
+ */
 export function createRuntime(config: Config, env: Env, log: Logger, secrets: Secrets): Runtime {
-  const kc = loadKubeConfig({
-    kubeconfig: config.kubeconfig,
-    context: config.context,
-    inCluster: env.KUBERNETES_SERVICE_HOST !== undefined,
+  const source = new GitHubSource({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, branch: config.branch, token: config.gitToken, log });
+  let loaded: Promise<FullRuntime> | undefined;
+  const full = () => (loaded ??= import("./runtime-full.ts").then((m) => m.createFullRuntime(config, env, log, secrets, source)));
+  const access = staticAccess({
+    kubeconfig: config.kubeconfig, context: config.context, inCluster: env.KUBERNETES_SERVICE_HOST !== undefined,
     defaultKubeconfig: join(env.HOME ?? homedir(), ".kube", "config"),
+    serviceHost: env.KUBERNETES_SERVICE_HOST, servicePort: env.KUBERNETES_SERVICE_PORT,
   });
-  const core = kc.makeApiClient(CoreV1Api);
-  const batch = kc.makeApiClient(BatchV1Api);
-  const exec = createExec(childEnv(env), secrets);
-  const state = new ConfigMapStateStore(core, config.cicdNamespace, config.stateConfigMap, config.release);
-  const authorization = kc.makeApiClient(AuthorizationV1Api);
-  const deployPermissions = requiredPermissions(config).filter((p) => p.namespace !== config.cicdNamespace);
-  const helm = new HelmReleases({
-    bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
-    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
-    kubeconfig: config.kubeconfig, context: config.context, exec, log,
-    missingPermissions: async () => (await missingPermissions(authorization, deployPermissions)).map(describePermission),
-  });
-  const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log });
+  if (access?.token) secrets.add(access.token);
   const ports: Ports = {
-    source: new GitHubSource({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, branch: config.branch, token: config.gitToken, log }),
-    state,
-    builds: new KanikoBuilds({ kc, batch, core, log, config }),
-    registry,
-    charts: new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, token: config.gitToken, exec }),
-    releases: helm,
+    source,
+    state: {
+      read: async () => (access && (await readStateLite(access, config.cicdNamespace, config.stateConfigMap))) || (await full()).ports.state.read(),
+      write: async (next, rv) => (await full()).ports.state.write(next, rv),
+    },
+    builds: {
+      jobName: (sha, attempt) => buildJobName(config.release, sha, attempt),
+      find: async (name) => (await full()).ports.builds.find(name),
+      start: async (request) => (await full()).ports.builds.start(request),
+      wait: async (name) => (await full()).ports.builds.wait(name),
+      remove: async (name) => (await full()).ports.builds.remove(name),
+      inFlight: async () => (await full()).ports.builds.inFlight(),
+    },
+    registry: { digestOf: async (tag) => (await full()).ports.registry.digestOf(tag) },
+    charts: {
+      checkout: async (sha) => (await full()).ports.charts.checkout(sha),
+      prefetch: (sha) => void full().then((r) => r.ports.charts.prefetch(sha), () => undefined),
+    },
+    releases: {
+      observe: async () => (await full()).ports.releases.observe(),
+      repair: async (release) => (await full()).ports.releases.repair(release),
+      deploy: async (request) => (await full()).ports.releases.deploy(request),
+      deployArgv: async (request) => (await full()).ports.releases.deployArgv(request),
+    },
     clock: { now: () => new Date() },
   };
   const holder = `${env.HOSTNAME ?? hostname()}/${process.pid}`;
   return {
     ports,
     preflight: {
-      helm: () => helm.describe(),
-      registrySecret: () => registry.checkSecret(),
-      missingPermissions: (permissions) => missingPermissions(authorization, permissions),
+      helm: async () => (await full()).preflight.helm(),
+      registrySecret: async () => (await full()).preflight.registrySecret(),
+      missingPermissions: async (permissions) => (await full()).preflight.missingPermissions(permissions),
     },
     pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: config.leaseSeconds, valuesFiles: config.valuesFiles },
   };

@@ -1,0 +1,62 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { GitChartSource } from "./adapters/chart-source.ts";
+import { createExec } from "./adapters/exec.ts";
+import { HelmReleases } from "./adapters/helm.ts";
+import { KanikoBuilds } from "./adapters/kaniko.ts";
+import { loadKubeConfig } from "./adapters/kube.ts";
+import { missingPermissions } from "./adapters/preflight.ts";
+import { RegistryV2 } from "./adapters/registry.ts";
+import { ConfigMapStateStore } from "./adapters/state-store.ts";
+import type { Config } from "./config.ts";
+import type { Logger, Secrets } from "./log.ts";
+import { describePermission, requiredPermissions } from "./permissions.ts";
+import type { Ports, SourceHost } from "./reconcile/ports.ts";
+import { childEnv, type Env, type Preflight } from "./runtime.ts";
+
+/** The adapters that need the Kubernetes client, loaded only when a tick has work to do. */
+export interface FullRuntime {
+  readonly ports: Ports;
+  readonly preflight: Preflight;
+}
+
+/** Builds the real adapters for one process. Nothing here talks to the network yet. */
+export function createFullRuntime(config: Config, env: Env, log: Logger, secrets: Secrets, source: SourceHost): FullRuntime {
+  const kc = loadKubeConfig({
+    kubeconfig: config.kubeconfig,
+    context: config.context,
+    inCluster: env.KUBERNETES_SERVICE_HOST !== undefined,
+    defaultKubeconfig: join(env.HOME ?? homedir(), ".kube", "config"),
+  });
+  const core = kc.makeApiClient(CoreV1Api);
+  const batch = kc.makeApiClient(BatchV1Api);
+  const exec = createExec(childEnv(env), secrets);
+  const state = new ConfigMapStateStore(core, config.cicdNamespace, config.stateConfigMap, config.release);
+  const authorization = kc.makeApiClient(AuthorizationV1Api);
+  const deployPermissions = requiredPermissions(config).filter((p) => p.namespace !== config.cicdNamespace);
+  const helm = new HelmReleases({
+    bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
+    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
+    kubeconfig: config.kubeconfig, context: config.context, exec, log,
+    missingPermissions: async () => (await missingPermissions(authorization, deployPermissions)).map(describePermission),
+  });
+  const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log });
+  const ports: Ports = {
+    source,
+    state,
+    builds: new KanikoBuilds({ kc, batch, core, log, config }),
+    registry,
+    charts: new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, token: config.gitToken, exec }),
+    releases: helm,
+    clock: { now: () => new Date() },
+  };
+  return {
+    ports,
+    preflight: {
+      helm: () => helm.describe(),
+      registrySecret: () => registry.checkSecret(),
+      missingPermissions: (permissions) => missingPermissions(authorization, permissions),
+    },
+  };
+}
