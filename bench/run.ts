@@ -81,7 +81,7 @@ async function measure(world: World): Promise<Row[]> {
     idle.push(run);
     gh.push({ requests: after.apiRequests - before.apiRequests, counted: after.apiCounted - before.apiCounted });
     kube.push(world.proxy.requests.length - requests);
-    floor.push(await timed("sh", ["-c", floorScript], { PATH: process.env.PATH ?? "" }));
+    floor.push(await timed("sh", ["-c", floorScript], { PATH: process.env.PATH ?? "", HOME: world.home }));
   }
 
   // Full syncs of new commits: overhead = wall - build Job time - helm upgrade time.
