@@ -39,9 +39,9 @@ describe("GitHub branch head", () => {
   });
 
   it("sends the token as a header, never in the URL", async () => {
-    server.expect({ method: "GET", path: PATH, check: (r) => expect(r.headers.authorization).toBe("token ghp_secret123456"), reply: { status: 200, headers: { etag: '"v2"' }, body: SHA } });
-    await github("ghp_secret123456").branchHead(undefined);
-    expect(server.seen[0]?.url).not.toContain("ghp_");
+    server.expect({ method: "GET", path: PATH, check: (r) => expect(r.headers.authorization).toBe("token tkn_secret123456"), reply: { status: 200, headers: { etag: '"v2"' }, body: SHA } });
+    await github("tkn_secret123456").branchHead(undefined);
+    expect(server.seen[0]?.url).not.toContain("tkn_");
     server.verify();
   });
 
@@ -56,10 +56,10 @@ describe("GitHub branch head", () => {
 
   it("a rejected token is a config error", async () => {
     server.expect({ method: "GET", path: PATH, reply: { status: 401, body: { message: "Bad credentials" } } });
-    const error = await github("ghp_revoked0000").branchHead(undefined).catch((e: unknown) => e);
+    const error = await github("tkn_revoked0000").branchHead(undefined).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/GitHub rejected GIT_TOKEN/);
-    expect((error as Error).message).not.toContain("ghp_revoked0000");
+    expect((error as Error).message).not.toContain("tkn_revoked0000");
     server.verify();
   });
 

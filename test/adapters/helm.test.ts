@@ -14,9 +14,9 @@ const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.1.4" }
 
 function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string } = {}) {
   const tool = fakeTool(steps);
-  const env = childEnv({ ...process.env, GIT_TOKEN: "ghp_must_not_leak_123" } as Record<string, string>);
+  const env = childEnv({ ...process.env, GIT_TOKEN: "tkn_must_not_leak_123" } as Record<string, string>);
   const secrets = new Secrets();
-  secrets.add("ghp_must_not_leak_123");
+  secrets.add("tkn_must_not_leak_123");
   const releases = new HelmReleases({
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop",
     imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: 120,
@@ -50,7 +50,7 @@ describe("helm adapter", () => {
   });
 
   it("a failed upgrade is a failed attempt with a short summary, secrets scrubbed", async () => {
-    const stderr = "walk.go:75: found symbolic link\nError: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token ghp_must_not_leak_123)\n";
+    const stderr = "walk.go:75: found symbolic link\nError: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token tkn_must_not_leak_123)\n";
     const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }]);
     const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttemptFailure);

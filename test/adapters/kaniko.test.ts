@@ -8,7 +8,7 @@ import { testLog } from "../support/pass-context.ts";
 import { strictServer } from "../support/strict-http.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
-const TOKEN = "ghp_0123456789abcdefghijklmnop";
+const TOKEN = "tkn_0123456789abcdefghijklmnop";
 const config = loadConfig({
   REPO: "acme/shop", IMAGE: "registry.local:5000/acme/shop", CHART_PATH: "chart", RELEASE: "shop", BRANCH: "feature/x",
   GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "git-token", REGISTRY_SECRET: "regcred", BUILD_CONTEXT: "app", BUILD_TIMEOUT: "15m",

@@ -51,12 +51,12 @@ describe("ci-runner CLI", () => {
 
   it("bad configuration lists every problem and exits 2 before touching anything", async () => {
     const world = new FakeWorld();
-    const { code, err } = await cli(["sync", "--once", "--max-retries", "0"], { env: { REPO: "nope", GIT_TOKEN: "ghp_hidden_value_1" }, world });
+    const { code, err } = await cli(["sync", "--once", "--max-retries", "0"], { env: { REPO: "nope", GIT_TOKEN: "tkn_hidden_value_1" }, world });
     expect(code).toBe(2);
     expect(err).toContain('--max-retries="0" is invalid');
     expect(err).toContain('REPO="nope" is invalid');
     expect(err).toContain("IMAGE (or --image) is required");
-    expect(err).not.toContain("ghp_hidden_value_1");
+    expect(err).not.toContain("tkn_hidden_value_1");
     expect(world.calls).toEqual([]);
   });
 
@@ -137,9 +137,9 @@ describe("ci-runner CLI", () => {
 
   it("never prints the token, even when an adapter echoes it", async () => {
     const world = new FakeWorld();
-    world.source = () => ({ branchHead: async () => { throw new Error("fetch https://x-access-token:ghp_abcdef0123456789@github.com failed"); } });
-    const { err } = await cli(["sync", "--once"], { env: { ...ENV, GIT_TOKEN: "ghp_abcdef0123456789", GIT_TOKEN_SECRET: "git-token" }, world });
-    expect(err).not.toContain("ghp_abcdef0123456789");
+    world.source = () => ({ branchHead: async () => { throw new Error("fetch https://x-access-token:tkn_abcdef0123456789@github.com failed"); } });
+    const { err } = await cli(["sync", "--once"], { env: { ...ENV, GIT_TOKEN: "tkn_abcdef0123456789", GIT_TOKEN_SECRET: "git-token" }, world });
+    expect(err).not.toContain("tkn_abcdef0123456789");
     expect(err).toContain("[REDACTED]");
   });
 });

@@ -81,16 +81,16 @@ describe("loadConfig", () => {
   });
 
   it("never echoes a secret, even when it is invalid", () => {
-    const found = problems({ ...valid, GIT_TOKEN: "ghp_secret value" });
-    expect(found.join("\n")).not.toContain("ghp_secret");
+    const found = problems({ ...valid, GIT_TOKEN: "tkn_secret value" });
+    expect(found.join("\n")).not.toContain("tkn_secret");
     expect(found[0]).toMatch(/^GIT_TOKEN=\(hidden\) is invalid/);
   });
 
   it("requires a Secret reference for the build pod when a token is set", () => {
-    const found = problems({ ...valid, GIT_TOKEN: "ghp_abcdef123456" });
+    const found = problems({ ...valid, GIT_TOKEN: "tkn_abcdef123456" });
     expect(found).toEqual([expect.stringMatching(/^GIT_TOKEN is set but GIT_TOKEN_SECRET is not/)]);
-    expect(found.join("")).not.toContain("ghp_abcdef123456");
-    expect(loadConfig({ ...valid, GIT_TOKEN: "ghp_abcdef123456", GIT_TOKEN_SECRET: "git-token" }, {}).gitToken).toBe("ghp_abcdef123456");
+    expect(found.join("")).not.toContain("tkn_abcdef123456");
+    expect(loadConfig({ ...valid, GIT_TOKEN: "tkn_abcdef123456", GIT_TOKEN_SECRET: "git-token" }, {}).gitToken).toBe("tkn_abcdef123456");
   });
 
   it("reports several problems together", () => {

@@ -20,7 +20,7 @@ describe("log redaction", () => {
 
   it("hides a known secret value wherever it appears, in plain and encoded forms", () => {
     const { lines, secrets, log } = capture();
-    const token = "ghp_0123456789abcdefghij";
+    const token = "tkn_0123456789abcdefghij";
     secrets.add(token);
     secrets.addBasic("robot", "s3cr3t-pass");
     log.info({ line: `fatal: https://x-access-token:${token}@github.com`, b64: Buffer.from(token).toString("base64") }, "Build output");

@@ -11,7 +11,7 @@ import { APP_FILES } from "./app.ts";
 
 export type HelmMajor = "helm3" | "helm4";
 
-export const TOKEN = "ghp_e2eSecretToken0123456789abcdefXYZ";
+export const TOKEN = "tkn_e2eSecretToken0123456789abcdefXYZ";
 const GIT_ENV = { GIT_AUTHOR_NAME: "e2e", GIT_AUTHOR_EMAIL: "e2e@example.invalid", GIT_COMMITTER_NAME: "e2e", GIT_COMMITTER_EMAIL: "e2e@example.invalid", GIT_CONFIG_NOSYSTEM: "1" };
 
 export interface RunResult {
