@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createExec } from "../../src/adapters/exec.ts";
 import { HelmReleases } from "../../src/adapters/helm.ts";
@@ -37,6 +40,14 @@ describe("helm adapter", () => {
     const { releases, tool } = helm([version, { argv: upgradeArgv(major, "/nonexistent/chart"), stdout: JSON.stringify({ version: 7, info: { status: "deployed" } }) }]);
     expect(await releases.deploy({ sha: SHA, chartDir: "/nonexistent/chart", valuesFiles: [] })).toEqual({ revision: 7 });
     expect(tool.calls().every((c) => !c.envKeys.includes("GIT_TOKEN"))).toBe(true);
+    tool.verify();
+  });
+
+  it("builds chart dependencies first when the chart declares them", async () => {
+    const chart = mkdtempSync(join(tmpdir(), "chart-"));
+    writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: file://../redis\n");
+    const { releases, tool } = helm([{ argv: ["dependency", "build", chart], stdout: "Saving 1 charts" }, v4, { argv: upgradeArgv(4, chart), stdout: "{}" }]);
+    await releases.deploy({ sha: SHA, chartDir: chart, valuesFiles: [] });
     tool.verify();
   });
 

@@ -7,7 +7,7 @@ import { FakeWorld, sha } from "../support/fake-world.ts";
 const A = sha("a");
 const ENV = { REPO: "acme/shop", IMAGE: "registry.local:5000/acme/shop", CHART_PATH: "chart", RELEASE: "shop", LOG_FORMAT: "json" };
 
-async function cli(argv: string[], options: { env?: Record<string, string>; world?: FakeWorld } = {}) {
+async function cli(argv: string[], options: { env?: Record<string, string>; world?: FakeWorld; stop?: AbortSignal } = {}) {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const world = options.world ?? new FakeWorld();
@@ -17,7 +17,7 @@ async function cli(argv: string[], options: { env?: Record<string, string>; worl
   };
   const code = await runCli(argv, {
     env: options.env ?? ENV, stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), stderrIsTTY: false,
-    version: "1.2.3", stop: new AbortController().signal, makeRuntime: makeRuntime as never,
+    version: "1.2.3", stop: options.stop ?? new AbortController().signal, makeRuntime: makeRuntime as never,
   });
   return { code, out: stdout.join(""), err: stderr.join(""), world };
 }
@@ -67,6 +67,19 @@ describe("ci-runner CLI", () => {
     const messages = err.trim().split("\n").map((l) => JSON.parse(l).msg);
     expect(messages).toContain("Created build Job");
     expect(messages).toContain("Deployed release and recorded it");
+  });
+
+  it("sync without --once repeats the pass every interval until SIGTERM", async () => {
+    const world = new FakeWorld();
+    const stop = new AbortController();
+    const running = cli(["sync", "--interval", "5"], { world, stop: stop.signal });
+    while (!world.state.deployed) await new Promise((r) => setTimeout(r, 5));
+    world.setHead(sha("b")); // a new commit arrives; the sleep is cut short by the signal below
+    stop.abort();
+    const { code, err } = await running;
+    expect(code).toBe(0);
+    expect(world.state.deployed?.sha).toBe(A);
+    expect(err).toContain("Stopped after a signal");
   });
 
   it("a failed attempt exits 3, a set-aside commit 4", async () => {
