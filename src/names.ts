@@ -21,10 +21,6 @@ export function buildJobName(release: string, sha: string, attempt: number): str
   return `${prefix}${suffix}`;
 }
 
-export function shortSha(sha: string): string {
-  return sha.slice(0, 12);
-}
-
 export function buildLabels(release: string, sha: string, attempt: number): Record<string, string> {
   return { [LABELS.managedBy]: MANAGER, [LABELS.target]: release, [LABELS.sha]: sha, [LABELS.attempt]: String(attempt) };
 }

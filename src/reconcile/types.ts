@@ -92,8 +92,6 @@ export type Action =
   | { readonly kind: "record-failure"; readonly sha: string; readonly attempt: number; readonly message: string; readonly setAside: boolean }
   | { readonly kind: "deploy"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined; readonly lastAttempt: boolean };
 
-export type ActionKind = Action["kind"];
-
 /** How a pass ended; main maps it to an exit code. */
 export type PassOutcome =
   | { readonly kind: "up-to-date"; readonly sha: string }
