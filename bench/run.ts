@@ -38,7 +38,7 @@ const median = (xs: number[]) => {
 };
 
 async function main() {
-  const missing = missingHostTools();
+  const missing = missingHostTools(["curl", "/usr/bin/time"]);
   if (missing.length > 0) throw new Error(`bench needs ${missing.join(", ")} (scripts/host-tools.sh)`);
   execFileSync(process.execPath, [join(REPO_ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
   const { info, stop } = await bootEnvironment(join(REPO_ROOT, ".testenv", "bench"));

@@ -29,7 +29,7 @@ export interface Preflight {
 export interface Runtime {
   readonly ports: Ports;
   readonly pass: PassContext;
-  readonly preflight?: Preflight;
+  readonly preflight: Preflight;
 }
 
 /**

@@ -29,15 +29,26 @@ export class GitChartSource implements ChartSource {
 
   prefetch(sha: string): void {
     if (this.#prefetched.has(sha)) return;
+    this.#discardOthers(sha);
     const pending = this.#fetch(sha);
     pending.catch(() => undefined); // reported by checkout(), if the deploy ever asks for it
     this.#prefetched.set(sha, pending);
   }
 
   checkout(sha: string): Promise<ChartCheckout> {
+    this.#discardOthers(sha);
     const pending = this.#prefetched.get(sha);
     this.#prefetched.delete(sha);
     return pending ?? this.#fetch(sha);
+  }
+
+  /** A prefetch whose build failed is never deployed: remove its folder when another SHA comes. */
+  #discardOthers(sha: string): void {
+    for (const [other, pending] of this.#prefetched) {
+      if (other === sha) continue;
+      this.#prefetched.delete(other);
+      pending.then((checkout) => checkout.dispose(), () => undefined);
+    }
   }
 
   async #fetch(sha: string): Promise<ChartCheckout> {

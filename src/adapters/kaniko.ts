@@ -145,17 +145,19 @@ export class KanikoBuilds implements BuildRunner {
       const stream = new PassThrough();
       const lines = createInterface({ input: stream });
       lines.on("line", (line) => this.#d.log.info({ job, line }, "Build output"));
-      const request = await new Log(this.#d.kc).log(this.#ns, name, "kaniko", stream, { follow: true });
+      const request = await new Log(this.#d.kc).log(this.#ns, name, "kaniko", stream, { follow: true }).catch((error: unknown) => {
+        // The log endpoint answers a bare 403: say which permission that is.
+        const translated = kubeError(error, `relaying the log of build Job ${this.#ns}/${job}`);
+        if (translated.kind !== "config") throw translated;
+        throw new ConfigError(`${translated.message}: forbidden: cannot get resource "pods/log" in the namespace "${this.#ns}"`);
+      });
       stop.signal.addEventListener("abort", () => request.abort(), { once: true });
     };
     follow().catch((error: unknown) => {
       // A missing permission is worth a warning (the build goes on); anything else, e.g. a node
       // whose kubelet cannot be reached for logs, is not.
       const translated = kubeError(error, `relaying the log of build Job ${this.#ns}/${job}`);
-      if (translated.kind === "config") {
-        const error = `forbidden: cannot get resource "pods/log" in the namespace "${this.#ns}" (${translated.message})`;
-        this.#d.log.warn({ job, error }, "Could not relay the build log");
-      }
+      if (translated.kind === "config") this.#d.log.warn({ job, error: translated.message }, "Could not relay the build log");
       else this.#d.log.debug({ job, err: error }, "Build log relay ended");
     });
     return stop;

@@ -4,11 +4,13 @@ export type CheckResult = { readonly ok: true; readonly detail: string } | { rea
 
 export interface Check {
   readonly name: string;
+  /** What to do when `run` throws an error that carries no remedy of its own. */
+  readonly fix: string;
   run(): Promise<CheckResult>;
 }
 
 /** Turns a thrown error into a failed check: its message is the problem, its remedy the fix. */
-export function failed(error: unknown, fallbackFix: string): CheckResult {
+function failed(error: unknown, fallbackFix: string): CheckResult {
   const message = error instanceof Error ? error.message : String(error);
   const remedy = (error as { remedy?: string }).remedy;
   return { ok: false, problem: message, fix: remedy ?? fallbackFix };
@@ -21,7 +23,7 @@ export function failed(error: unknown, fallbackFix: string): CheckResult {
 export async function runDoctor(checks: readonly Check[], out: (text: string) => void): Promise<ExitCode> {
   let allOk = true;
   for (const check of checks) {
-    const result = await check.run().catch((error: unknown) => failed(error, "see the message above"));
+    const result = await check.run().catch((error: unknown) => failed(error, check.fix));
     if (result.ok) {
       out(`ok    ${check.name}: ${result.detail}\n`);
     } else {

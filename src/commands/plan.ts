@@ -14,7 +14,8 @@ import { exitCodeOf } from "./outcome.ts";
 export async function runPlan(config: Config, runtime: Runtime, out: (text: string) => void): Promise<ExitCode> {
   const outcome = await runPass(runtime.pass, "plan");
   if (outcome.kind !== "planned") {
-    out(toYaml({ action: outcome.kind, ...outcome }));
+    const { kind, ...details } = outcome;
+    out(toYaml({ action: kind, ...details }));
     return exitCodeOf(outcome);
   }
   out(toYaml(await describe(config, runtime, outcome.action)));

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GitChartSource } from "../../src/adapters/chart-source.ts";
@@ -8,8 +9,8 @@ import { Secrets } from "../../src/log.ts";
 import { childEnv } from "../../src/runtime.ts";
 import { gitRepo, SAMPLE_CHART } from "../support/git-repo.ts";
 
-function source(gitUrl: string, valuesFiles: string[] = []) {
-  return new GitChartSource({ gitUrl: `file://${gitUrl}`, chartPath: "chart", valuesFiles, token: undefined, exec: createExec(childEnv(process.env), new Secrets()) });
+function source(gitUrl: string, valuesFiles: string[] = [], tmp?: string) {
+  return new GitChartSource({ gitUrl: `file://${gitUrl}`, chartPath: "chart", valuesFiles, token: undefined, exec: createExec(childEnv(process.env), new Secrets()), ...(tmp ? { tmp } : {}) });
 }
 
 describe("chart checkout with real git", () => {
@@ -42,12 +43,21 @@ describe("chart checkout with real git", () => {
   it("a prefetched checkout is handed to the deploy; a failed prefetch fails the checkout", async () => {
     const repo = gitRepo();
     const sha = repo.commit(SAMPLE_CHART);
-    const charts = source(repo.bare);
+    const tmp = mkdtempSync(join(tmpdir(), "charts-"));
+    const charts = source(repo.bare, [], tmp);
     charts.prefetch(sha);
     charts.prefetch(sha); // idempotent
     const checkout = await charts.checkout(sha);
     expect(existsSync(join(checkout.chartDir, "Chart.yaml"))).toBe(true);
     await checkout.dispose();
+    // A prefetch that is never deployed (its build failed) is removed when another SHA comes.
+    const stale = repo.commit({ "chart/values.yaml": "stale: true\n" });
+    charts.prefetch(stale);
+    const newer = repo.commit({ "chart/values.yaml": "newer: true\n" });
+    const kept = await charts.checkout(newer);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(readdirSync(tmp).map((d) => join(tmp, d))).toEqual([kept.root]);
+    await kept.dispose();
     const missing = "f".repeat(40);
     charts.prefetch(missing);
     await expect(charts.checkout(missing)).rejects.toThrow(/git fetch/);

@@ -5,7 +5,6 @@ import { e2eWorld, type HelmMajor, TOKEN, type World } from "./support/world.ts"
 const e2e = inject("e2e");
 const skip = "skip" in e2e ? e2e.skip : undefined;
 
-interface Job { metadata: { name: string; labels: Record<string, string> }; spec: { template: { spec: { containers: { image: string }[] } } } }
 interface ConfigMap { metadata: { annotations?: Record<string, string> } }
 interface Deployment { spec: { template: { spec: { containers: { image: string }[] } } } }
 

@@ -26,8 +26,8 @@ export interface EnvironmentInfo {
 /** What a fresh machine needs besides npm packages; .ci/run installs them. */
 const HOST_TOOLS = ["go", "git", "openssl", "unzip", "htpasswd", "docker-registry"];
 
-export function missingHostTools(): string[] {
-  return HOST_TOOLS.filter((tool) => {
+export function missingHostTools(extra: readonly string[] = []): string[] {
+  return [...HOST_TOOLS, ...extra].filter((tool) => {
     try {
       execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" });
       return false;
