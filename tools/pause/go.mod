@@ -1,0 +1,3 @@
+module ci-runner/tools/pause
+
+go 1.24
