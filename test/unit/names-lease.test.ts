@@ -18,8 +18,28 @@ describe("names", () => {
     expect(name.endsWith("-0123456789ab-100")).toBe(true);
   });
 
+  it("stays unique per target when it shortens: two releases with one long prefix never share a Job", () => {
+    const base = "payments-service-of-the-checkout-team-europe";
+    const names = [`${base}-blue`, `${base}-green`, `${base}-b`, `${base}-bl`].flatMap((release) => [1, 100].map((attempt) => buildJobName(release, A, attempt)));
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) {
+      expect(name.length).toBeLessThanOrEqual(63);
+      expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+      expect(name).toMatch(/^build-payments-service/);
+    }
+  });
+
+  it("keeps short names readable and hash-free", () => {
+    const release = "a".repeat(42); // the longest release whose name fits unshortened at attempt 1
+    expect(buildJobName(release, A, 1)).toBe(`build-${release}-0123456789ab-1`);
+  });
+
   it("labels carry the full SHA and select one target", () => {
     expect(buildLabels("shop", A, 2)).toEqual({ "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "shop", "ci-runner.dev/sha": A, "ci-runner.dev/attempt": "2" });
+    for (const [key, value] of Object.entries(buildLabels("a".repeat(53), A, 100))) {
+      expect(value.length, key).toBeLessThanOrEqual(63);
+      expect(value, key).toMatch(/^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/);
+    }
     expect(targetSelector("shop")).toBe("app.kubernetes.io/managed-by=ci-runner,ci-runner.dev/target=shop");
   });
 });
