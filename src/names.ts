@@ -16,6 +16,9 @@ export const LABELS = {
 export const MANAGER = "ci-runner";
 
 const MAX_NAME = 63;
+/** Docker's tag grammar: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const ALIAS_SUFFIX = "-latest";
 
 /** A short, stable digest of a full identity, for names that had to be shortened. */
 export function shortHash(text: string): string {
@@ -35,6 +38,21 @@ export function buildJobName(release: string, sha: string, attempt: number): str
   const hash = `-${shortHash(release)}`;
   const prefix = full.slice(0, MAX_NAME - suffix.length - hash.length).replace(/-+$/, "");
   return `${prefix}${hash}${suffix}`;
+}
+
+/**
+ * The moving alias `<branch>-latest` pushed beside the immutable SHA tag. Characters a tag may not
+ * hold become '-'; when the result is still no valid tag (too long, or starting with '.' or '-'),
+ * the branch is cut, its invalid first characters dropped, and a hash of the whole branch added, so
+ * two such branches never push the same alias.
+ */
+export function branchTag(branch: string): string {
+  const readable = branch.replace(/[^A-Za-z0-9_.-]/g, "-");
+  const tag = `${readable}${ALIAS_SUFFIX}`;
+  if (TAG.test(tag)) return tag;
+  const hash = `-${shortHash(branch)}`;
+  const head = readable.replace(/^[.-]+/, "").slice(0, 128 - hash.length - ALIAS_SUFFIX.length).replace(/[.-]+$/, "");
+  return `${head}${head ? hash : hash.slice(1)}${ALIAS_SUFFIX}`;
 }
 
 export function buildLabels(release: string, sha: string, attempt: number): Record<string, string> {

@@ -1,6 +1,6 @@
 import type { V1Job } from "@kubernetes/client-node";
 import type { Config } from "../config.ts";
-import { buildJobName, buildLabels } from "../names.ts";
+import { branchTag, buildJobName, buildLabels } from "../names.ts";
 
 /** Seconds a finished build Job stays for `kubectl logs` before the TTL controller removes it. */
 export const BUILD_TTL_SECONDS = 24 * 3600;
@@ -31,7 +31,7 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
     ...(config.buildContext !== "." ? [`--context-sub-path=${config.buildContext}`] : []),
     `--dockerfile=${config.dockerfile}`,
     `--destination=${config.image}:${sha}`,
-    `--destination=${config.image}:${config.branch.replace(/[^A-Za-z0-9_.-]/g, "-")}-latest`,
+    `--destination=${config.image}:${branchTag(config.branch)}`,
     "--digest-file=/dev/termination-log",
     "--cache=true",
     `--cache-repo=${config.image}/cache`,
