@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AttemptFailure, ConfigError, TransientError } from "../errors.ts";
 import type { ChartCheckout, ChartSource } from "../reconcile/ports.ts";
+import { unsafeEntry } from "./chart-tree.ts";
 import { errorSummary, type Exec } from "./exec.ts";
+import { classifyGitFailure } from "./git-errors.ts";
 
 export interface GitChartOptions {
   readonly gitUrl: string;
@@ -68,6 +70,7 @@ export class GitChartSource implements ChartSource {
       for (const file of this.#o.valuesFiles) {
         if (!(await exists(join(root, file)))) throw new AttemptFailure(`commit ${sha.slice(0, 12)} has no values file ${file} (VALUES_FILES)`);
       }
+      await refuseUnsafe(sha, root, chartDir, this.#o.valuesFiles);
       return { root, chartDir, dispose };
     } catch (error) {
       await dispose();
@@ -76,20 +79,44 @@ export class GitChartSource implements ChartSource {
   }
 
   async #git(cwd: string, args: string[]): Promise<void> {
-    const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1" };
+    // LC_ALL=C: git's messages untranslated, so that its failures can be told apart (git-errors.ts).
+    const env: Record<string, string> = { GIT_TERMINAL_PROMPT: "0", GIT_CONFIG_NOSYSTEM: "1", LC_ALL: "C" };
     if (this.#o.token) {
       const basic = Buffer.from(`x-access-token:${this.#o.token}`).toString("base64");
       Object.assign(env, { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
     }
     const result = await this.#o.exec("git", ["-c", "advice.detachedHead=false", ...args], { cwd, env, timeoutMs: 120_000 });
     if (result.startError) throw new ConfigError(`cannot run git: ${result.startError}`, "install git in the runner image or on PATH");
-    if (result.exitCode !== 0) {
-      const summary = errorSummary(result.stderr);
-      if (/authentication failed|could not read username|403|401/i.test(summary)) {
-        throw new ConfigError(`git ${args[0]} of ${this.#o.gitUrl} was refused: ${summary}`, "check GIT_TOKEN and GIT_URL");
+    if (result.exitCode !== 0) throw this.#translate(args[0] ?? "", result.stderr);
+  }
+
+  #translate(command: string, stderr: string): Error {
+    const { gitUrl, token } = this.#o;
+    const summary = errorSummary(stderr);
+    const failure = classifyGitFailure(stderr);
+    switch (failure.kind) {
+      case "refused":
+        return new ConfigError(`git ${command} of ${gitUrl} was refused${failure.status ? ` (${failure.status})` : ""}: ${summary}`, token ? "check that GIT_TOKEN can read the repository, and GIT_URL" : "a private repository needs GIT_TOKEN; check GIT_URL");
+      case "not-found":
+        return new ConfigError(`git ${command} of ${gitUrl}: repository not found: ${summary}`, token ? "check GIT_URL, and that GIT_TOKEN can read the repository" : "check GIT_URL; a private repository needs GIT_TOKEN");
+      case "certificate":
+        return new ConfigError(`git ${command} of ${gitUrl}: the server's TLS certificate is not trusted: ${summary}`, "give the runner the CA bundle that signed it: mount it and set GIT_SSL_CAINFO to its path (or GIT_SSL_CAPATH to a folder of CA certificates)");
+      case "other":
+        return new TransientError(`git ${command} of ${gitUrl} failed: ${summary}`, "the next tick retries");
+      default: {
+        const unhandled: never = failure; // a new kind of failure must be given its own case
+        return unhandled;
       }
-      throw new TransientError(`git ${args[0]} of ${this.#o.gitUrl} failed: ${summary}`, "the next tick retries");
     }
+  }
+}
+
+/** A chart or values file that would make Helm read outside the checkout is the commit's fault. */
+async function refuseUnsafe(sha: string, root: string, chartDir: string, valuesFiles: readonly string[]): Promise<void> {
+  const checks = [{ root, path: chartDir, boundary: chartDir }, ...valuesFiles.map((file) => ({ root, path: join(root, file), boundary: root }))];
+  for (const check of checks) {
+    const problem = await unsafeEntry(check);
+    if (problem) throw new AttemptFailure(`commit ${sha.slice(0, 12)} is refused: ${problem}; Helm must read nothing outside the chart and the repository`);
   }
 }
 
