@@ -79,13 +79,26 @@ export class GitHubSource implements SourceHost {
         return new ConfigError(`branch ${branch} of ${owner}/${repo} was not found at ${baseUrl} (${status})`, this.#o.token ? "check REPO and BRANCH, and that GIT_TOKEN can read the repository" : "check REPO and BRANCH; a private repository needs GIT_TOKEN");
       case 403:
       case 429:
-        return new TransientError(`GitHub rate limit reached reading ${where} (${status})`, "the next tick retries; set GIT_TOKEN for a higher limit");
+        if (status === 429 || isRateLimit(error)) return new TransientError(`GitHub rate limit reached reading ${where} (${status})`, "the next tick retries; set GIT_TOKEN for a higher limit");
+        return new ConfigError(
+          `GitHub refused ${this.#o.token ? "GIT_TOKEN" : "anonymous"} access to ${where} (403, not a rate limit)`,
+          this.#o.token ? "give the token read access to the repository contents (fine-grained: Contents read-only; classic: repo), and authorize it for the organization's SSO if it has one" : "set GIT_TOKEN to a token with read access to the repository contents",
+        );
       default: {
         const message = status ? `HTTP ${status}` : ((error as Error).message ?? String(error)).split("\n")[0];
         return new TransientError(`cannot read the head of ${where}: ${message}`, "the next tick retries");
       }
     }
   }
+}
+
+/**
+ * GitHub's documented rate-limit answers: 403 or 429 with `x-ratelimit-remaining: 0` (primary) or a
+ * `retry-after` header (secondary). Any other 403 is a permission problem that no retry fixes.
+ */
+function isRateLimit(error: unknown): boolean {
+  const headers = (error as { response?: { headers?: Record<string, string | number | undefined> } }).response?.headers ?? {};
+  return String(headers["x-ratelimit-remaining"]) === "0" || headers["retry-after"] !== undefined;
 }
 
 /** The sha media type comes back as text or, without a charset, as bytes. */

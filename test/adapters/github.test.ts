@@ -83,6 +83,33 @@ describe("GitHub branch head", () => {
     server.verify();
   });
 
+  it("a 403 that is not a rate limit is a permission problem naming the token's missing access", async () => {
+    server.expect({ method: "GET", path: PATH, reply: { status: 403, headers: { "x-ratelimit-remaining": "4999" }, body: { message: "Resource not accessible by personal access token" } } });
+    const error = await github("tkn_readonly0000").branchHead(undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(`GitHub refused GIT_TOKEN access to acme/shop@main at ${server.url} (403, not a rate limit)`);
+    expect((error as ConfigError).remedy).toMatch(/read access to the repository contents/);
+    server.verify();
+  });
+
+  it("an anonymous 403 that is not a rate limit asks for GIT_TOKEN", async () => {
+    server.expect({ method: "GET", path: PATH, reply: { status: 403, body: { message: "Forbidden" } } });
+    const error = await github().branchHead(undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).remedy).toBe("set GIT_TOKEN to a token with read access to the repository contents");
+    server.verify();
+  });
+
+  it("a secondary rate limit too long to wait for, and a bare 429, are left to the next tick", async () => {
+    server.expect(
+      { method: "GET", path: PATH, reply: { status: 403, headers: { "retry-after": "3600" }, body: { message: "You have exceeded a secondary rate limit" } } },
+      { method: "GET", path: PATH, reply: { status: 429, body: { message: "Too many requests" } } },
+    );
+    await expect(github().branchHead(undefined)).rejects.toThrow(/^GitHub rate limit reached reading .* \(403\)$/);
+    await expect(github().branchHead(undefined)).rejects.toThrow(/^GitHub rate limit reached reading .* \(429\)$/);
+    server.verify();
+  });
+
   it("a server error is transient", async () => {
     server.expect({ method: "GET", path: PATH, reply: { status: 502, body: "bad gateway" } });
     await expect(github().branchHead(undefined)).rejects.toBeInstanceOf(TransientError);
