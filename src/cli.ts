@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { runDoctor } from "./commands/doctor.ts";
 import { doctorChecks } from "./commands/doctor-checks.ts";
 import { runPlan } from "./commands/plan.ts";
+import type { DataFormat } from "./commands/render.ts";
 import { runRetry } from "./commands/retry.ts";
 import { runStatus, type StatusFormat } from "./commands/status.ts";
 import { runSync } from "./commands/sync.ts";
@@ -94,11 +95,13 @@ Examples:
     }));
 
   addSettings(program.command("plan"))
-    .description("observe and decide only: print the next action, the build Job and the helm command; change nothing")
+    .description("observe and decide only: print the next action, the images, the build Job and the helm command; change nothing")
+    .addOption(new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml"))
     .addHelpText("after", `
 Examples:
-  $ ci-runner plan --repo acme/shop --image ghcr.io/acme/shop --chart-path deploy/chart --release shop`)
-    .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) => runPlan(config, runtime(config, log), out)));
+  $ ci-runner plan --repo acme/shop --image ghcr.io/acme/shop --chart-path deploy/chart --release shop
+  $ ci-runner plan -o json | jq -r '.helm | join(" ")'`)
+    .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) => runPlan(config, runtime(config, log), opts.output as DataFormat, out)));
 
   addSettings(program.command("retry"))
     .description("let the set-aside commit be tried again (MAX_RETRIES new attempts) on the next pass")

@@ -17,6 +17,11 @@ export function kanikoContext(gitUrl: string, branch: string, sha: string): stri
   return `git://${url.host}${url.pathname}#refs/heads/${branch}#${sha}`;
 }
 
+/** Where the build pushes: the immutable SHA tag, and the branch's moving alias. */
+export function buildDestinations(config: Pick<Config, "image" | "branch">, sha: string): readonly string[] {
+  return [`${config.image}:${sha}`, `${config.image}:${branchTag(config.branch)}`];
+}
+
 /**
  * The build Job for one SHA and attempt. Pure, so `plan` prints exactly what `sync` creates.
  * Nothing privileged; the registry Secret is mounted as Kaniko's docker config and the git token
@@ -30,8 +35,7 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
     `--context=${kanikoContext(config.gitUrl, config.branch, sha)}`,
     ...(config.buildContext !== "." ? [`--context-sub-path=${config.buildContext}`] : []),
     `--dockerfile=${config.dockerfile}`,
-    `--destination=${config.image}:${sha}`,
-    `--destination=${config.image}:${branchTag(config.branch)}`,
+    ...buildDestinations(config, sha).map((destination) => `--destination=${destination}`),
     "--digest-file=/dev/termination-log",
     "--cache=true",
     `--cache-repo=${config.image}/cache`,

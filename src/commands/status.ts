@@ -1,9 +1,9 @@
-import { stringify as toYaml } from "yaml";
 import type { Config } from "../config.ts";
 import type { ExitCode } from "../errors.ts";
 import { viewLease } from "../reconcile/lease.ts";
 import type { Ports } from "../reconcile/ports.ts";
 import type { StateSnapshot } from "../reconcile/types.ts";
+import { render } from "./render.ts";
 
 export type StatusFormat = "table" | "json" | "yaml";
 
@@ -49,9 +49,7 @@ export async function gatherStatus(config: Config, ports: StatusPorts): Promise<
 
 export async function runStatus(config: Config, ports: StatusPorts, format: StatusFormat, out: (text: string) => void): Promise<ExitCode> {
   const report = await gatherStatus(config, ports);
-  if (format === "json") out(`${JSON.stringify(report, null, 2)}\n`);
-  else if (format === "yaml") out(toYaml(report));
-  else out(renderTable(report));
+  out(format === "table" ? renderTable(report) : render(report, format));
   return 0;
 }
 

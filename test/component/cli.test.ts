@@ -1,18 +1,43 @@
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import type { Exec } from "../../src/adapters/exec.ts";
+import { HelmReleases } from "../../src/adapters/helm.ts";
 import { runCli } from "../../src/cli.ts";
+import type { Config } from "../../src/config.ts";
 import type { Runtime } from "../../src/runtime.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
 
 const A = sha("a");
 const ENV = { REPO: "acme/shop", IMAGE: "registry.local:5000/acme/shop", CHART_PATH: "chart", RELEASE: "shop", LOG_FORMAT: "json" };
 
-async function cli(argv: string[], options: { env?: Record<string, string>; world?: FakeWorld; stop?: AbortSignal } = {}) {
+/** A strict exec for the real Helm adapter: it answers `helm version` once and refuses anything else. */
+function helmVersionOnly(version: string) {
+  const asked: string[] = [];
+  const exec: Exec = async (file, args) => {
+    asked.push([file, ...args].join(" "));
+    if (asked.length > 1 || file !== "helm" || args.join(" ") !== "version --template {{.Version}}") throw new Error(`fake exec: unexpected ${asked.at(-1)}`);
+    return { exitCode: 0, stdout: version, stderr: "" };
+  };
+  return { exec, verify: () => expect(asked).toEqual(["helm version --template {{.Version}}"]) };
+}
+
+/** The real adapter's argv builder, wired from the config like runtime-full.ts does. */
+function realHelm(config: Config, exec: Exec, log: Runtime["pass"]["log"]): HelmReleases {
+  return new HelmReleases({
+    bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
+    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
+    kubeconfig: config.kubeconfig, context: config.context, exec, log,
+  });
+}
+
+async function cli(argv: string[], options: { env?: Record<string, string>; world?: FakeWorld; stop?: AbortSignal; helmExec?: Exec } = {}) {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const world = options.world ?? new FakeWorld();
-  const makeRuntime = (config: { maxRetries: number }, _env: unknown, log: Runtime["pass"]["log"]): Runtime => {
-    const ports = world.ports();
+  const makeRuntime = (config: Config, _env: unknown, log: Runtime["pass"]["log"]): Runtime => {
+    const fakes = world.ports();
+    const helmExec = options.helmExec;
+    const ports = helmExec ? { ...fakes, releases: { ...fakes.releases, deployArgv: (r: Parameters<HelmReleases["deployArgv"]>[0]) => realHelm(config, helmExec, log).deployArgv(r) } } : fakes;
     // Strict: no command under test here asks the preflight; doctor is tested on the real cluster.
     const unexpected = async (): Promise<never> => { throw new Error("fake runtime: preflight was not expected"); };
     const preflight = { helm: unexpected, registrySecret: unexpected, missingPermissions: unexpected };
@@ -20,7 +45,7 @@ async function cli(argv: string[], options: { env?: Record<string, string>; worl
   };
   const code = await runCli(argv, {
     env: options.env ?? ENV, stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), stderrIsTTY: false,
-    version: "1.2.3", stop: options.stop ?? new AbortController().signal, makeRuntime: makeRuntime as never,
+    version: "1.2.3", stop: options.stop ?? new AbortController().signal, makeRuntime,
   });
   return { code, out: stdout.join(""), err: stderr.join(""), world };
 }
@@ -118,14 +143,45 @@ describe("ci-runner CLI", () => {
     expect(parseYaml(out).target.release).toBe("shop");
   });
 
-  it("plan prints the action, the Job and the helm argv, and changes nothing", async () => {
-    const { code, out, world } = await cli(["plan"]);
+  it("plan prints the action, the images, the Job and the real adapter's helm argv, and changes nothing", async () => {
+    const helm = helmVersionOnly("v3.17.3");
+    const { code, out, world } = await cli(["plan", "--values", "env/dev.yaml"], { helmExec: helm.exec });
     expect(code).toBe(0);
+    helm.verify();
     const plan = parseYaml(out);
     expect(plan.action).toEqual({ kind: "start-build", sha: A, attempt: 1 });
+    expect(plan.images).toEqual([`registry.local:5000/acme/shop:${A}`, "registry.local:5000/acme/shop:main-latest"]);
     expect(plan.buildJob.metadata.name).toBe("build-shop-aaaaaaaaaaaa-1");
-    expect(plan.helm).toContain(`image.tag=${A}`);
+    expect(plan.helm).toEqual([
+      "helm", "upgrade", "--install", "shop", "<checkout of chart at aaaaaaaaaaaa>", "--namespace", "default", "--create-namespace",
+      "--atomic", "--wait", "--timeout", "300s", "--history-max", "10", "--values", "<checkout>/env/dev.yaml",
+      "--set-string", "image.repository=registry.local:5000/acme/shop", "--set-string", `image.tag=${A}`, "--output", "json",
+    ]);
     expect(world.stateWrites).toBe(0);
+  });
+
+  it("plan -o json prints the same plan as JSON, with Helm 4's flags from the real builder", async () => {
+    const helm = helmVersionOnly("v4.1.4");
+    const { code, out } = await cli(["plan", "-o", "json"], { helmExec: helm.exec });
+    expect(code).toBe(0);
+    helm.verify();
+    const plan = JSON.parse(out);
+    expect(plan.buildJob.metadata.labels).toEqual(plan.buildJob.spec.template.metadata.labels);
+    expect(plan.helm).toEqual(expect.arrayContaining(["--rollback-on-failure", "--wait=watcher"]));
+  });
+
+  it("YAML output never uses anchors or aliases", async () => {
+    const { out } = await cli(["plan"], { helmExec: helmVersionOnly("v3.17.3").exec });
+    expect(out).not.toMatch(/[&*]a\d+/);
+    const plan = parseYaml(out);
+    expect(plan.buildJob.spec.template.metadata.labels["ci-runner.dev/sha"]).toBe(A);
+    expect((await cli(["status", "-o", "yaml"])).out).not.toMatch(/[&*]a\d+/);
+  });
+
+  it("plan -o rejects an unknown format as a usage error", async () => {
+    const { code, err } = await cli(["plan", "-o", "xml"]);
+    expect(code).toBe(2);
+    expect(err).toContain("Allowed choices are yaml, json");
   });
 
   it("retry lets a set-aside commit be tried again", async () => {
