@@ -123,7 +123,7 @@ Examples:
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {
-    return usageExit(error, io);
+    return usageExit(error, { ...io, stderr: (text) => io.stderr(secrets.scrub(text)) });
   }
   return code;
 }

@@ -4,8 +4,14 @@ export type Logger = pino.Logger;
 
 const CENSOR = "[REDACTED]";
 
-/** Keys whose values are always hidden, wherever they appear in a log record. */
-const SECRET_KEYS = ["token", "password", "authorization", "auth", "gitToken", "GIT_TOKEN", "secret", "credentials", ".dockerconfigjson"];
+/** Keys whose values are always hidden, at any depth of a log record, in any letter case. */
+const SECRET_KEYS = new Set(["token", "password", "authorization", "auth", "gittoken", "git_token", "secret", "credentials", ".dockerconfigjson"]);
+
+/** The usernames a token travels with in Basic auth: git's for GitHub tokens (ours and Kaniko's). */
+const TOKEN_USERS = ["x-access-token"];
+
+/** Shorter encoded fragments would hide innocent text; a real secret's are far longer. */
+const MIN_FRAGMENT = 8;
 
 /**
  * Secret values known to this process (the GitHub token, registry credentials once read). Every log
@@ -13,12 +19,19 @@ const SECRET_KEYS = ["token", "password", "authorization", "auth", "gitToken", "
  */
 export class Secrets {
   readonly #values = new Set<string>();
+  #ordered: string[] | undefined;
 
+  /**
+   * Adds a secret in every form it travels in: raw, URL- and JSON-escaped, base64, the Basic
+   * credentials git sends with a token (base64 of `x-access-token:<token>`), and the part of the
+   * base64 that is the same whatever precedes it (`<any user>:<secret>` in a Basic header).
+   */
   add(value: string | undefined): void {
     if (value === undefined || value.length < 4) return;
-    for (const form of [value, Buffer.from(value).toString("base64"), encodeURIComponent(value), JSON.stringify(value).slice(1, -1)]) {
-      this.#values.add(form);
-    }
+    const forms = [value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1), ...base64Forms(value)];
+    for (const user of TOKEN_USERS) forms.push(Buffer.from(`${user}:${value}`).toString("base64"));
+    for (const form of forms) this.#values.add(form);
+    this.#ordered = undefined;
   }
 
   /** Adds the secret and the Basic-auth forms it travels in (user:secret, base64). */
@@ -28,10 +41,13 @@ export class Secrets {
   }
 
   scrub(text: string): string {
+    // Longest first: a form that contains another is hidden whole, not left in pieces.
+    this.#ordered ??= [...this.#values].sort((a, b) => b.length - a.length);
     let out = text;
-    for (const value of this.#values) out = out.split(value).join(CENSOR);
+    for (const value of this.#ordered) out = out.split(value).join(CENSOR);
     return out;
   }
+
 }
 
 export interface LogOptions {
@@ -54,12 +70,45 @@ export function createLogger(options: LogOptions): Logger {
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: SECRET_KEYS.flatMap((k) => [`["${k}"]`, `*["${k}"]`]), censor: CENSOR },
-      hooks: { streamWrite: (line) => secrets.scrub(line) },
+      // On the finished line, so that child bindings and serializers' output are covered too.
+      hooks: { streamWrite: (line) => secrets.scrub(redactKeys(line)) },
       serializers: { err: serializeError },
     },
     destination,
   );
+}
+
+/**
+ * base64 of the secret at each of the three alignments it can have inside a longer base64 text,
+ * keeping only the characters that depend on the secret alone.
+ */
+function base64Forms(value: string): string[] {
+  const bytes = Buffer.from(value);
+  const forms = [bytes.toString("base64")];
+  for (const offset of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(offset), bytes]).toString("base64");
+    const firstGroup = Math.ceil(offset / 3);
+    const endGroup = Math.floor((offset + bytes.length) / 3);
+    const fragment = encoded.slice(firstGroup * 4, endGroup * 4);
+    if (fragment.length >= MIN_FRAGMENT) forms.push(fragment);
+  }
+  return forms;
+}
+
+/** A JSON log line with every secret-named key hidden, at any depth (pino's redact paths reach one). */
+function redactKeys(line: string): string {
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  const walk = (value: unknown): unknown => {
+    if (value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) return value.map(walk);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k.toLowerCase()) ? CENSOR : walk(v)]));
+  };
+  return `${JSON.stringify(walk(record))}\n`;
 }
 
 /** Errors log as class, message and remedy; a stack only for internal errors (bugs). */
