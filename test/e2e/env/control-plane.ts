@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makePki } from "./pki.ts";
+import { type CertPair, makePki, signCert } from "./pki.ts";
 import { freePort, startProcess, type Started, stopAll, waitFor } from "./processes.ts";
 
 export const CONTROL_PLANE = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] as const;
@@ -15,8 +15,25 @@ export interface ControlPlane {
   /** kubeconfig of a cluster admin (system:masters). */
   readonly kubeconfig: string;
   readonly dir: string;
+  /** Only with a real node: what its kubelet needs to join. */
+  readonly kubelet?: KubeletCredentials;
   stop(): Promise<void>;
 }
+
+export interface KubeletCredentials {
+  /** kubeconfig of system:node:localhost (a static token in group system:nodes). */
+  readonly kubeconfig: string;
+  /** The kubelet's serving certificate, for localhost/127.0.0.1, signed by the cluster CA. */
+  readonly serving: CertPair;
+  readonly caCert: string;
+}
+
+/**
+ * `kwok`: a fake node driven by kwok. `real`: no kwok; a kubelet started later registers itself as
+ * `localhost` (it refuses a loopback node IP, so the API server reaches it by hostname), and the API
+ * server gets a client certificate for `kubectl logs`/`exec` against it. `ca` is reused, not made.
+ */
+export type NodeKind = { kind: "kwok" } | { kind: "real"; ca: CertPair };
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -47,15 +64,22 @@ current-context: e2e
  * etcd -> kube-apiserver (RBAC, token auth, SA signing) -> controller-manager, scheduler -> kwok
  * -> one Node. Loopback only; every process stopped by its own PID.
  */
-export async function startControlPlane(dir: string, bin: string): Promise<ControlPlane> {
+export async function startControlPlane(dir: string, bin: string, node: NodeKind = { kind: "kwok" }): Promise<ControlPlane> {
   mkdirSync(dir, { recursive: true });
-  const pki = makePki(dir);
+  const pki = makePki(dir, node.kind === "real" ? node.ca : undefined);
   const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const adminToken = `admin-${Math.random().toString(36).slice(2)}`;
-  writeFileSync(join(dir, "tokens.csv"), `${adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
+  const nodeToken = `node-${Math.random().toString(36).slice(2)}`;
+  const tokens = [`${adminToken},admin,admin-uid,"system:masters"`, ...(node.kind === "real" ? [`${nodeToken},system:node:localhost,node-uid,"system:nodes"`] : [])];
+  writeFileSync(join(dir, "tokens.csv"), `${tokens.join("\n")}\n`, { mode: 0o600 });
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfig = join(dir, "admin.kubeconfig");
   writeKubeconfig(kubeconfig, server, pki.caCert, adminToken);
+  const kubelet = node.kind === "real" ? kubeletCredentials(dir, server, pki.caCert, nodeToken) : undefined;
+  const kubeletFlags = kubelet ? [
+    `--kubelet-client-certificate=${join(dir, "apiserver-kubelet-client.crt")}`, `--kubelet-client-key=${join(dir, "apiserver-kubelet-client.key")}`,
+    `--kubelet-certificate-authority=${pki.caCert}`, "--kubelet-preferred-address-types=Hostname",
+  ] : [];
   const stop = () => stopAll(dir, [...CONTROL_PLANE].reverse());
 
   try {
@@ -74,7 +98,7 @@ export async function startControlPlane(dir: string, bin: string): Promise<Contr
       `--token-auth-file=${join(dir, "tokens.csv")}`, "--authorization-mode=Node,RBAC",
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       `--service-account-key-file=${pki.saPub}`, `--service-account-signing-key-file=${pki.saKey}`,
-      "--service-cluster-ip-range=10.96.0.0/16", "--enable-priority-and-fairness=false", "--v=1",
+      "--service-cluster-ip-range=10.96.0.0/16", "--enable-priority-and-fairness=false", "--v=1", ...kubeletFlags,
     ]);
     await waitFor("kube-apiserver /readyz", () => apiReady(server, adminToken, pki.caCert), apiserver);
 
@@ -86,13 +110,19 @@ export async function startControlPlane(dir: string, bin: string): Promise<Contr
         "--concurrent-job-syncs=5",
       ]),
       startProcess(dir, "kube-scheduler", join(bin, "kube-scheduler"), [...common, `--secure-port=${schedPort}`]),
+    ];
+    if (node.kind === "real") {
+      await waitFor("the default ServiceAccount (controller-manager up)", () => serviceAccountExists(server, adminToken, pki.caCert), started[0]);
+      return { server, adminToken, caCert: pki.caCert, kubeconfig, dir, kubelet, stop };
+    }
+    started.push(
       startProcess(dir, "kwok", join(bin, "kwok"), [
         `--kubeconfig=${kubeconfig}`, "--manage-all-nodes=true", "--cidr=10.0.0.0/16", "--node-ip=10.0.0.1",
         `--server-address=127.0.0.1:${kwokPort}`,
         ...["node-initialize.yaml", "node-heartbeat.yaml", "pod-delete.yaml"].map((f) => `--config=${join(bin, "kwok-stages", f)}`),
         `--config=${fileURLToPath(new URL("./stages.yaml", import.meta.url))}`,
       ]),
-    ];
+    );
     await createNode(server, adminToken, pki.caCert);
     await waitFor("the default ServiceAccount (controller-manager up)", () => serviceAccountExists(server, adminToken, pki.caCert), started[0]);
     await waitFor("the kwok Node to be Ready", () => nodeReady(server, adminToken, pki.caCert), started[2]);
@@ -101,6 +131,14 @@ export async function startControlPlane(dir: string, bin: string): Promise<Contr
     await stop();
     throw error;
   }
+}
+
+function kubeletCredentials(dir: string, server: string, caCert: string, token: string): KubeletCredentials {
+  signCert(dir, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", "extendedKeyUsage=clientAuth");
+  const serving = signCert(dir, "kubelet", "/CN=localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth");
+  const kubeconfig = join(dir, "kubelet.kubeconfig");
+  writeKubeconfig(kubeconfig, server, caCert, token, "system:node:localhost");
+  return { kubeconfig, serving, caCert };
 }
 
 export interface ApiResponse {

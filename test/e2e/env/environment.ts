@@ -21,6 +21,21 @@ export interface EnvironmentInfo {
   readonly helm4: string;
   readonly kubectl: string;
   readonly bootSeconds: number;
+  /** Only on the real node (kubelet, containerd, Kaniko); the kwok environment has none. */
+  readonly real?: RealNodeInfo;
+}
+
+/** Pods reach loopback listeners as gateway:port; `registry.host` is already that name. */
+export interface RealNodeInfo {
+  readonly gateway: string;
+  readonly bridge: string;
+  /** The port the HTTPS git server must listen on: pods reach it through a DNAT rule made at boot. */
+  readonly gitPort: number;
+  /** Serving certificate for 127.0.0.1 and the gateway, signed by `caCert`. */
+  readonly gitTls: { readonly cert: string; readonly key: string };
+  readonly kanikoImage: string;
+  /** The sample app's base image (busybox with /www). */
+  readonly baseImage: string;
 }
 
 /** What a fresh machine needs besides npm packages; .ci/run installs them. */
@@ -63,7 +78,7 @@ export async function bootEnvironment(dir: string): Promise<{ info: EnvironmentI
 }
 
 /** The cicd namespace as manifests/ sets it up, plus the registry Secret for our registry. */
-async function prepareBuildNamespace(cp: ControlPlane, info: EnvironmentInfo): Promise<void> {
+export async function prepareBuildNamespace(cp: ControlPlane, info: EnvironmentInfo): Promise<void> {
   execFileSync(info.kubectl, ["--kubeconfig", cp.kubeconfig, "apply", "--server-side", "-k", join(REPO_ROOT, "test/e2e/overlay")], { stdio: ["ignore", "ignore", "pipe"] });
   const auth = Buffer.from(`${info.registry.user}:${info.registry.password}`).toString("base64");
   const dockerconfig = JSON.stringify({ auths: { [info.registry.host]: { auth } } });

@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
@@ -16,6 +17,10 @@ export interface GitServerOptions {
   readonly token: string;
   /** owner/name of repositories that refuse anonymous access. */
   readonly privateRepos: Set<string>;
+  /** Serve HTTPS with this certificate (Kaniko clones over HTTPS only); plain HTTP without. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** A fixed loopback port (one the real node's pods can reach); any free one without. */
+  readonly port?: number;
 }
 
 export interface GitServerStats {
@@ -29,7 +34,7 @@ export interface GitServerStats {
 
 export async function startGitServer(options: GitServerOptions) {
   const stats: GitServerStats = { apiRequests: 0, apiCounted: 0, gitRequests: 0, urls: [] };
-  const server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     stats.urls.push(req.url ?? "");
     const url = new URL(req.url ?? "/", "http://x");
     const api = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/commits\/(.+)$/.exec(url.pathname);
@@ -38,7 +43,10 @@ export async function startGitServer(options: GitServerOptions) {
     const git = /^\/([^/]+)\/([^/]+?)\.git(\/.*)$/.exec(url.pathname);
     if (git) return gitBackend(req, res, `${git[1]}/${git[2]}`, url);
     res.writeHead(404).end();
-  });
+  };
+  const server = options.tls
+    ? createHttpsServer({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, handler)
+    : createHttpServer(handler);
 
   function authorized(req: IncomingMessage, repo: string, scheme: "api" | "git"): boolean {
     if (!options.privateRepos.has(repo)) return true;
@@ -119,11 +127,16 @@ export async function startGitServer(options: GitServerOptions) {
     });
   }
 
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", resolve);
+  });
   const { port } = server.address() as AddressInfo;
+  const scheme = options.tls ? "https" : "http";
   return {
-    url: `http://127.0.0.1:${port}`,
-    apiUrl: `http://127.0.0.1:${port}/api/v3`,
+    url: `${scheme}://127.0.0.1:${port}`,
+    apiUrl: `${scheme}://127.0.0.1:${port}/api/v3`,
+    port,
     stats,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };

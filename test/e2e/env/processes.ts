@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -18,13 +18,15 @@ export function startProcess(dir: string, name: string, file: string, args: read
   const fd = openSync(log, "a");
   const child = spawn(file, [...args], { detached: true, stdio: ["ignore", fd, fd], env });
   closeSync(fd);
+  // A missing binary is reported here, by the throw below, not as an unhandled 'error' event.
+  child.on("error", () => undefined);
   if (child.pid === undefined) throw new Error(`could not start ${name} (${file})`);
   child.unref();
   writeFileSync(join(dir, `${name}.pid`), String(child.pid));
   return { name, pid: child.pid, log };
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -33,17 +35,30 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Stops every process that has a PID file in `dir`: SIGTERM, then SIGKILL after a grace period. */
+/** The process's command line, or "" once it is gone. */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Stops every process that has a PID file in `dir`: SIGTERM, then SIGKILL after a grace period.
+ * A PID file can outlive its process and the PID be reused, so only a process whose command line
+ * names `dir` is signalled. PID files are removed: a second stop is a no-op.
+ */
 export async function stopAll(dir: string, names: readonly string[]): Promise<void> {
-  const pids = names
-    .map((n) => join(dir, `${n}.pid`))
-    .filter((f) => existsSync(f))
+  const files = names.map((n) => join(dir, `${n}.pid`)).filter((f) => existsSync(f));
+  const pids = files
     .map((f) => Number(readFileSync(f, "utf8")))
-    .filter((pid) => pid > 0 && alive(pid));
+    .filter((pid) => pid > 0 && alive(pid) && commandLine(pid).includes(dir));
   for (const pid of pids) process.kill(pid, "SIGTERM");
   const deadline = Date.now() + 10_000;
   while (pids.some(alive) && Date.now() < deadline) await sleep(100);
   for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
+  for (const file of files) rmSync(file, { force: true });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -32,3 +32,39 @@ data:
   tag: {{ .Values.image.tag | quote }}
 `,
 };
+
+/**
+ * The sample application on the real node: Kaniko builds it on a busybox base, and its page is the
+ * commit it was built from, so a test can read from the running pod which build it got.
+ */
+export function realAppFiles(baseImage: string): Record<string, string> {
+  return {
+    "Dockerfile": `FROM ${baseImage}\nARG REVISION\nRUN echo $REVISION > /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n`,
+    "chart/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    "chart/values.yaml": "image:\n  repository: example.invalid/app\n  tag: latest\n",
+    "chart/templates/deployment.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: {{ .Release.Name }}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+    spec:
+      automountServiceAccountToken: false
+      enableServiceLinks: false
+      # busybox httpd as PID 1 ignores SIGTERM: without this every rollout waits 30 s per old pod
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: app
+          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+          ports: [{containerPort: 8080}]
+          readinessProbe:
+            httpGet: {path: /, port: 8080}
+            periodSeconds: 1
+`,
+  };
+}

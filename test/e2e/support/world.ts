@@ -7,7 +7,7 @@ import { api, writeKubeconfig } from "../env/control-plane.ts";
 import type { EnvironmentInfo } from "../env/environment.ts";
 import { REPO_ROOT } from "../env/environment.ts";
 import { startGitServer } from "../env/git-server.ts";
-import { APP_FILES } from "./app.ts";
+import { APP_FILES, realAppFiles } from "./app.ts";
 
 export type HelmMajor = "helm3" | "helm4";
 
@@ -34,11 +34,21 @@ export interface App {
   env(helm: HelmMajor, extra?: Record<string, string>): Record<string, string>;
 }
 
-/** One test file's view of the shared environment: its own git server, API proxy and apps. */
+/**
+ * One test file's view of the shared environment: its own git server, API proxy and apps. On the
+ * real node the git server speaks HTTPS on the port pods reach, and the runner gets what the real
+ * build needs (Kaniko image, clone URL as pods see it, the test CA for git on the host).
+ */
 export async function e2eWorld(info: EnvironmentInfo) {
   const root = mkdtempSync(join(info.dir, "git-"));
   const privateRepos = new Set<string>();
-  const git = await startGitServer({ root, token: TOKEN, privateRepos });
+  const { real } = info;
+  const git = await startGitServer({ root, token: TOKEN, privateRepos, ...(real ? { tls: real.gitTls, port: real.gitPort } : {}) });
+  const cloneBase = real ? `https://${real.gateway}:${git.port}` : git.url;
+  const appFiles = real ? realAppFiles(real.baseImage) : APP_FILES;
+  const realEnv: Record<string, string> = real ? {
+    KANIKO_IMAGE: real.kanikoImage, GIT_SSL_CAINFO: info.caCert, NODE_EXTRA_CA_CERTS: info.caCert, HELM_TIMEOUT: "120s",
+  } : {};
   const proxy = await startApiProxy(info.server, { caCert: info.caCert, serverCert: join(dirname(info.caCert), "server.crt"), serverKey: join(dirname(info.caCert), "server.key") });
   const home = mkdtempSync(join(tmpdir(), "ci-runner-home-"));
   const adminKubeconfig = join(root, "admin-via-proxy.kubeconfig");
@@ -59,7 +69,7 @@ export async function e2eWorld(info: EnvironmentInfo) {
     return {
       name, repo, release: name, namespace: name, image: `${info.registry.host}/acme/${name}`,
       commit(files) {
-        const content = commits++ === 0 ? { ...APP_FILES, ...files } : (files ?? { "app.txt": `version ${commits}\n` });
+        const content = commits++ === 0 ? { ...appFiles, ...files } : (files ?? { "app.txt": `version ${commits}\n` });
         for (const [path, text] of Object.entries(content)) {
           mkdirSync(dirname(join(work, path)), { recursive: true });
           writeFileSync(join(work, path), text);
@@ -73,10 +83,10 @@ export async function e2eWorld(info: EnvironmentInfo) {
       env(helm, extra = {}) {
         return {
           REPO: repo, IMAGE: `${info.registry.host}/acme/${name}`, CHART_PATH: "chart", RELEASE: name, DEPLOY_NS: name,
-          CICD_NS: "cicd", GITHUB_API_URL: git.apiUrl, GIT_URL: `${git.url}/acme/${name}.git`,
+          CICD_NS: "cicd", GITHUB_API_URL: git.apiUrl, GIT_URL: `${cloneBase}/acme/${name}.git`,
           REGISTRY_SECRET: "regcred", REGISTRY_INSECURE: "true", KANIKO_IMAGE: "e2e.local/kaniko:ok",
           HELM_BIN: helm === "helm3" ? info.helm3 : info.helm4, HELM_TIMEOUT: "60s",
-          KUBECONFIG: adminKubeconfig, LOG_FORMAT: "json", ...extra,
+          KUBECONFIG: adminKubeconfig, LOG_FORMAT: "json", ...realEnv, ...extra,
         };
       },
     };

@@ -1,0 +1,66 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+import { type EnvironmentInfo, missingHostTools, REPO_ROOT } from "../env/environment.ts";
+import { alive } from "../env/processes.ts";
+import { bootRealNode, realNodeLeftovers, tearDownRealNode } from "../env/real-node.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    real: { info: EnvironmentInfo } | { skip: string };
+  }
+}
+
+/** Debian packages the real node needs beyond the kwok suite's: containerd runc containernetworking-plugins buildah busybox-static iptables iproute2. */
+const NODE_TOOLS = ["containerd", "containerd-shim-runc-v2", "ctr", "runc", "buildah", "iptables", "ip", "umount"];
+const NODE_FILES = ["/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/bin/busybox"];
+
+function missingPrerequisites(): string[] {
+  const missing: string[] = [...missingHostTools(NODE_TOOLS), ...NODE_FILES.filter((f) => !existsSync(f))];
+  if (process.getuid?.() !== 0) missing.unshift("root (a kubelet, containerd and a bridge)");
+  return missing;
+}
+
+const RUNS = join(REPO_ROOT, ".testenv", "run");
+
+/** A test process killed mid-run left its node behind; its folder name carries its PID. */
+async function tearDownAbandonedRuns(): Promise<void> {
+  if (!existsSync(RUNS)) return;
+  for (const name of readdirSync(RUNS)) {
+    const owner = /^real-(\d+)$/.exec(name);
+    if (!owner || alive(Number(owner[1]))) continue;
+    const dir = join(RUNS, name);
+    if (existsSync(join(dir, "host.json"))) {
+      console.warn(`tearing down the real node a killed run left in ${dir}`);
+      await tearDownRealNode(dir);
+    }
+  }
+}
+
+/**
+ * Boots the real node once per run (it needs root and Debian packages). On a laptop without them
+ * the suite is skipped with a loud message; with CI=true a missing piece fails the run. Teardown
+ * fails the run if anything of the node is left on the machine.
+ */
+export default async function setup(project: TestProject) {
+  const missing = missingPrerequisites();
+  if (missing.length > 0) {
+    const reason = `real-node tests need ${missing.join(", ")} (see .ci/run for the packages)`;
+    if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);
+    console.warn(`\n*** SKIPPING the real-node suite: ${reason} ***\n`);
+    project.provide("real", { skip: reason });
+    return;
+  }
+  execFileSync(process.execPath, [join(REPO_ROOT, "scripts", "build.mjs")], { cwd: REPO_ROOT, stdio: "inherit" });
+  await tearDownAbandonedRuns();
+  const dir = join(RUNS, `real-${process.pid}`);
+  const { info, stop } = await bootRealNode(dir);
+  console.log(`real node up in ${info.bootSeconds.toFixed(1)}s`);
+  project.provide("real", { info });
+  return async () => {
+    await stop();
+    const left = realNodeLeftovers(dir);
+    if (left.length > 0) throw new Error(`the real node left this behind on the machine:\n  ${left.join("\n  ")}`);
+  };
+}
