@@ -4,6 +4,7 @@ import { doctorChecks } from "./commands/doctor-checks.ts";
 import { runPlan } from "./commands/plan.ts";
 import type { DataFormat } from "./commands/render.ts";
 import { runRetry } from "./commands/retry.ts";
+import { settingsHelp } from "./commands/settings.ts";
 import { runStatus, type StatusFormat } from "./commands/status.ts";
 import { runSync } from "./commands/sync.ts";
 import { type Config, loadConfig, type Requirement } from "./config.ts";
@@ -32,13 +33,17 @@ Exit codes:
   3  transient failure: the next tick retries (network, API, a failed attempt with retries left)
   4  the head commit is set aside after MAX_RETRIES failed attempts: push a newer commit or run \`ci-runner retry\``;
 
+const SETTINGS_POINTER = `
+Settings: every flag above also reads its environment variable; ${SETTINGS.filter((s) => s.flag === undefined).map((s) => s.env).join(", ")}
+is read from the environment only. \`ci-runner help settings\` lists them all.`;
+
 function addSettings(command: Command): Command {
   for (const s of SETTINGS) {
     if (s.flag === undefined) continue;
     const valued = s.key === "registryInsecure" ? `${s.flag} [bool]` : `${s.flag} <value>`;
     command.addOption(new Option(valued, `${s.form} [env ${s.env}${s.fallback ? `, default ${s.fallback}` : ""}]`));
   }
-  return command;
+  return command.addHelpText("after", SETTINGS_POINTER);
 }
 
 /** The whole CLI; returns the exit code instead of exiting, so tests can drive it. */
@@ -52,8 +57,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
     .description("Follow one GitHub branch: build each new commit in the cluster with Kaniko and deploy it with Helm.\nRun `sync --once` from a CronJob; the schedule is the polling interval.")
     .version(io.version, "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
-    .addHelpText("after", EXIT_TABLE)
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .addHelpText("after", `\nSettings: \`ci-runner help settings\` lists every variable and flag.\n${EXIT_TABLE}`)
+    // Usage errors read like every other error: "ci-runner: <what>", scrubbed like all our output.
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(secrets.scrub(`ci-runner: ${text.replace(/^error: /, "")}`)) })
     .exitOverride();
 
   async function withConfig(requirement: Requirement, opts: Record<string, unknown>, body: (config: Config, log: Logger) => Promise<ExitCode>) {
@@ -112,6 +118,11 @@ Examples:
   $ ci-runner retry 3f2a9c1 --release shop`)
     .action((sha: string | undefined, opts: Record<string, unknown>) => withConfig("status", opts, (config, log) =>
       runRetry(runtime(config, log).ports.state, sha, out)));
+
+  program.command("settings")
+    .description("list every setting: environment variable, flag, default and the form expected")
+    .addHelpText("after", `\n${settingsHelp()}`)
+    .action(() => { out(settingsHelp()); });
 
   addSettings(program.command("doctor"))
     .description("check the installation: branch and token, registry Secret, permissions, Helm, chart, state")

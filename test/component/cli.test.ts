@@ -5,6 +5,7 @@ import { HelmReleases } from "../../src/adapters/helm.ts";
 import { runCli } from "../../src/cli.ts";
 import type { Config } from "../../src/config.ts";
 import type { Runtime } from "../../src/runtime.ts";
+import { SETTINGS } from "../../src/settings.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
 
 const A = sha("a");
@@ -57,12 +58,21 @@ describe("ci-runner CLI", () => {
     for (const word of ["sync", "status", "plan", "retry", "Exit codes:", "4  the head commit is set aside"]) expect(out).toContain(word);
   });
 
-  it.each(["sync", "status", "plan", "retry"])("%s --help has examples and the settings", async (command) => {
+  it.each(["sync", "status", "plan", "retry", "doctor"])("%s --help has examples and the settings, and says where GIT_TOKEN goes", async (command) => {
     const { code, out } = await cli([command, "--help"]);
     expect(code).toBe(0);
     expect(out).toContain("Examples:");
     expect(out).toContain("--release <value>");
     expect(out).not.toContain("--git-token ");
+    expect(out).toMatch(/GIT_TOKEN\s+is read from the environment only/);
+    expect(out).toContain("`ci-runner help settings`");
+  });
+
+  it.each(["help settings", "settings"])("`ci-runner %s` lists every setting from the settings table", async (command) => {
+    const { code, out } = await cli(command.split(" "));
+    expect(code).toBe(0);
+    for (const setting of SETTINGS) expect(out).toMatch(new RegExp(`^  ${setting.env}  ${setting.flag ?? "\\(environment only\\)"}`, "m"));
+    expect(out).toContain("[default: main]");
   });
 
   it("--version", async () => {
@@ -74,7 +84,8 @@ describe("ci-runner CLI", () => {
     expect((await cli(["deploy"])).code).toBe(2);
     const { code, err } = await cli(["sync", "--bogus"]);
     expect(code).toBe(2);
-    expect(err).toMatch(/unknown option '--bogus'/);
+    expect(err).toMatch(/^ci-runner: unknown option '--bogus'$/m);
+    expect((await cli(["deploy"])).err).toMatch(/^ci-runner: unknown command 'deploy'$/m);
   });
 
   it("bad configuration lists every problem and exits 2 before touching anything", async () => {
@@ -86,6 +97,23 @@ describe("ci-runner CLI", () => {
     expect(err).toContain("IMAGE (or --image) is required");
     expect(err).not.toContain("tkn_hidden_value_1");
     expect(world.calls).toEqual([]);
+  });
+
+  it("a configuration error's remedy names a command that lists every setting, GIT_TOKEN included", async () => {
+    const { err } = await cli(["sync", "--once"], { env: {} });
+    const command = /fix: .*`ci-runner ([^`]+)`/.exec(err)?.[1];
+    expect(command, err).toBeDefined();
+    const { code, out } = await cli((command ?? "").split(" "));
+    expect(code).toBe(0);
+    for (const setting of SETTINGS) expect(out).toContain(setting.env);
+  });
+
+  it("status runs with a malformed GIT_TOKEN it does not need, and says it left it unused", async () => {
+    const { code, out, err } = await cli(["status"], { env: { ...ENV, GIT_TOKEN: "tkn bad value" } });
+    expect(code).toBe(0);
+    expect(out).toMatch(/^Warning +GIT_TOKEN=\(hidden\) is invalid: .*not used by this command$/m);
+    expect(out + err).not.toContain("tkn bad value");
+    expect((await cli(["sync", "--once"], { env: { ...ENV, GIT_TOKEN: "tkn bad value", GIT_TOKEN_SECRET: "git-token" } })).code).toBe(2);
   });
 
   it("sync --once deploys and exits 0, logging JSON lines with constant messages", async () => {
