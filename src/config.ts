@@ -33,14 +33,26 @@ export interface Config {
   readonly helmBin: string;
   readonly logFormat: "json" | "pretty" | "auto";
   readonly logLevel: "debug" | "info" | "warn" | "error";
+  /** Settings this command does not need that were invalid, and so are left unused. */
+  readonly warnings: readonly string[];
 }
 
 /** Which settings a command cannot run without. `status` needs fewer than `sync`. */
 export type Requirement = "sync" | "status";
 
-const REQUIRED: Record<Requirement, readonly SettingKey[]> = {
+export const REQUIRED: Record<Requirement, readonly SettingKey[]> = {
   sync: ["repo", "image", "chartPath", "release"],
   status: ["release"],
+};
+
+/**
+ * Settings a command can do without: when invalid they are dropped with a warning instead of
+ * stopping it. `status` and `retry` never need the token (status reads a private branch head with
+ * it when it is valid), so a malformed GIT_TOKEN must not keep anyone from looking at the state.
+ */
+const OPTIONAL_FOR: Record<Requirement, readonly SettingKey[]> = {
+  sync: [],
+  status: ["gitToken"],
 };
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -91,6 +103,7 @@ export function loadConfig(
   requirement: Requirement = "sync",
 ): Config {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const values = new Map<SettingKey, unknown>();
   for (const setting of SETTINGS) {
     const { raw, source } = rawValue(setting, env, flags);
@@ -99,16 +112,21 @@ export function loadConfig(
       continue;
     }
     const parsed = SCHEMAS[setting.key].safeParse(raw);
-    if (parsed.success) values.set(setting.key, parsed.data);
-    else problems.push(`${source}=${setting.secret ? "(hidden)" : JSON.stringify(raw)} is invalid: expected ${setting.form}${detail(parsed.error)}`);
+    if (parsed.success) {
+      values.set(setting.key, parsed.data);
+      continue;
+    }
+    const problem = `${source}=${setting.secret ? "(hidden)" : JSON.stringify(raw)} is invalid: expected ${setting.form}${detail(parsed.error)}`;
+    if (OPTIONAL_FOR[requirement].includes(setting.key)) warnings.push(`${problem}; not used by this command`);
+    else problems.push(problem);
   }
   if (values.has("gitToken") && !values.has("gitTokenSecret") && requirement === "sync") {
     problems.push("GIT_TOKEN is set but GIT_TOKEN_SECRET is not: the build pod receives the token only by Secret reference; create one with `kubectl -n <CICD_NS> create secret generic git-token --from-literal=token=...` and set GIT_TOKEN_SECRET=git-token");
   }
   if (problems.length > 0) {
-    throw new ConfigError(`${problems.length} configuration problem${problems.length > 1 ? "s" : ""}`, "fix the settings listed above; `ci-runner --help` lists them all", problems);
+    throw new ConfigError(`${problems.length} configuration problem${problems.length > 1 ? "s" : ""}`, "fix the settings listed above; `ci-runner help settings` lists every setting with its variable, flag and default", problems);
   }
-  return assemble(values);
+  return { ...assemble(values), warnings };
 }
 
 function rawValue(setting: Setting, env: Readonly<Record<string, string | undefined>>, flags: Readonly<Record<string, unknown>>) {
@@ -135,7 +153,7 @@ function toSeconds(text: string): number {
   return amount * (unit === "h" ? 3600 : unit === "m" ? 60 : 1);
 }
 
-function assemble(values: Map<SettingKey, unknown>): Config {
+function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
   const get = <T>(key: SettingKey) => values.get(key) as T;
   const repo = get<string | undefined>("repo") ?? "/";
   const [owner = "", name = ""] = repo.split("/");

@@ -43,7 +43,7 @@ export async function gatherStatus(config: Config, ports: StatusPorts): Promise<
     setAside: state.setAside ? { ...state.setAside, attempts: failures } : null,
     lastError: state.lastError ?? null,
     lease: lease.kind === "busy" ? { holder: lease.lease.holder, expiresAt: lease.lease.expiresAt } : null,
-    warnings: snapshot.warnings,
+    warnings: [...config.warnings, ...snapshot.warnings],
   };
 }
 

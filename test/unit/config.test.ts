@@ -86,6 +86,19 @@ describe("loadConfig", () => {
     expect(found[0]).toMatch(/^GIT_TOKEN=\(hidden\) is invalid/);
   });
 
+  it("validates the token only for commands that use it: status and retry leave a malformed one unused, with a warning", () => {
+    const config = loadConfig({ RELEASE: "shop", GIT_TOKEN: "tkn_secret value" }, {}, "status");
+    expect(config.gitToken).toBeUndefined();
+    expect(config.warnings).toEqual([expect.stringMatching(/^GIT_TOKEN=\(hidden\) is invalid: .*\(must not contain white space\); not used by this command$/)]);
+    expect(config.warnings.join("")).not.toContain("tkn_secret");
+    expect(loadConfig({ RELEASE: "shop", GIT_TOKEN: "tkn_fine_123" }, {}, "status").gitToken).toBe("tkn_fine_123");
+    expect(problems({ ...valid, GIT_TOKEN: "tkn_secret value", GIT_TOKEN_SECRET: "git-token" })).toEqual([expect.stringMatching(/^GIT_TOKEN=\(hidden\) is invalid/)]);
+  });
+
+  it("has no warnings when every setting is valid", () => {
+    expect(loadConfig(valid, {}).warnings).toEqual([]);
+  });
+
   it("requires a Secret reference for the build pod when a token is set", () => {
     const found = problems({ ...valid, GIT_TOKEN: "tkn_abcdef123456" });
     expect(found).toEqual([expect.stringMatching(/^GIT_TOKEN is set but GIT_TOKEN_SECRET is not/)]);
