@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real control plane for the tests: kube-apiserver, kube-controller-manager,
-# kube-scheduler, etcd and kwok, from the Go module proxy only.
+# kube-scheduler, etcd and kwok, plus the kubelet of the real node, from the Go module proxy only.
 # Idempotent: the binaries land in $OUT/<hash of go.mod+go.sum>/ and a rebuild is skipped when that
 # folder is complete. Prints the folder on its last line.
 set -euo pipefail
@@ -10,7 +10,7 @@ OUT=${TESTENV_CACHE:-$ROOT/.testenv/bin}
 KWOK=v0.8.0
 key=$(cat go.mod go.sum build.sh | sha256sum | cut -c1-16)
 dest=$OUT/$key
-bins=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet etcd kwok)
 complete=1
 for b in "${bins[@]}"; do [ -x "$dest/$b" ] || complete=0; done
 if [ "$complete" = 1 ]; then echo "$dest"; exit 0; fi
@@ -27,7 +27,8 @@ start=$(date +%s)
 go build -trimpath -ldflags "-s -w $ld" -o "$dest.tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler
+  k8s.io/kubernetes/cmd/kube-scheduler \
+  k8s.io/kubernetes/cmd/kubelet
 go build -trimpath -ldflags "-s -w" -o "$dest.tmp/etcd" go.etcd.io/etcd/server/v3
 # kwok builds from its own module (its go.mod has no replaces), outside the wrapper.
 GOBIN="$dest.tmp" GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK"
