@@ -6,6 +6,7 @@ import { createExec } from "./adapters/exec.ts";
 import { HelmReleases } from "./adapters/helm.ts";
 import { KanikoBuilds } from "./adapters/kaniko.ts";
 import { loadKubeConfig } from "./adapters/kube.ts";
+import { apiClient, requestDeadlineMs } from "./adapters/kube-client.ts";
 import { missingPermissions } from "./adapters/preflight.ts";
 import { RegistryV2 } from "./adapters/registry.ts";
 import { ConfigMapStateStore } from "./adapters/state-store.ts";
@@ -29,11 +30,12 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     inCluster: env.KUBERNETES_SERVICE_HOST !== undefined,
     defaultKubeconfig: join(env.HOME ?? homedir(), ".kube", "config"),
   });
-  const core = kc.makeApiClient(CoreV1Api);
-  const batch = kc.makeApiClient(BatchV1Api);
+  const deadline = requestDeadlineMs(config.leaseSeconds);
+  const core = apiClient(kc, CoreV1Api, deadline);
+  const batch = apiClient(kc, BatchV1Api, deadline);
   const exec = createExec(childEnv(env), secrets);
   const state = new ConfigMapStateStore(core, config.cicdNamespace, config.stateConfigMap, config.release);
-  const authorization = kc.makeApiClient(AuthorizationV1Api);
+  const authorization = apiClient(kc, AuthorizationV1Api, deadline);
   const deployPermissions = requiredPermissions(config).filter((p) => p.namespace !== config.cicdNamespace);
   const helm = new HelmReleases({
     bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,

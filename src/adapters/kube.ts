@@ -34,7 +34,7 @@ export function loadKubeConfig(target: KubeTarget): KubeConfig {
 }
 
 /** The Status body of an API error, whatever form the client left it in. */
-function statusOf(error: ApiException<unknown>): { message?: string; reason?: string } {
+function statusOf(error: ApiException<unknown>): { message?: string; reason?: string; details?: { kind?: string; name?: string } } {
   const body = error.body;
   if (typeof body === "object" && body !== null) return body as { message?: string };
   if (typeof body === "string") {
@@ -65,6 +65,13 @@ export function kubeError(error: unknown, what: string): RunnerError {
         return new ConfigError(`${what}: the Kubernetes API rejected our credentials`, "check the kubeconfig or the pod's ServiceAccount token");
       case 403:
         return new ConfigError(`${what}: ${detail}`, "grant the missing permission to ci-runner's ServiceAccount (see manifests/); `ci-runner doctor` lists every permission it needs");
+      case 404:
+        // A missing namespace never appears by itself: the next tick would fail the same way.
+        if (status.details?.kind === "namespaces") {
+          const ns = status.details.name ?? "?";
+          return new ConfigError(`${what}: namespace ${ns} does not exist`, `create it (kubectl create namespace ${ns}, or apply manifests/) or set the namespace setting to one that exists`);
+        }
+        return new TransientError(`${what}: ${detail}`, "the next tick retries");
       case 409:
         return new ConflictError(`${what}: ${detail}`, "another run changed the same object; the next pass re-reads it");
       case 400:
@@ -73,6 +80,9 @@ export function kubeError(error: unknown, what: string): RunnerError {
       default:
         return new TransientError(`${what}: ${detail}`, "the next tick retries");
     }
+  }
+  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
+    return new TransientError(`${what}: the Kubernetes API did not answer in time`, "check the API server's health; the next tick retries", { cause: error });
   }
   const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
   return new TransientError(`${what}: cannot reach the Kubernetes API (${message})`, "check the cluster address and network; the next tick retries", { cause: error });
