@@ -58,9 +58,9 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
     },
     builds: {
       jobName: (sha, attempt) => buildJobName(config.release, sha, attempt),
-      find: async (name) => (await full()).ports.builds.find(name),
+      find: async (sha, attempt) => (await full()).ports.builds.find(sha, attempt),
       start: async (request) => (await full()).ports.builds.start(request),
-      wait: async (name) => (await full()).ports.builds.wait(name),
+      wait: async (name, fence) => (await full()).ports.builds.wait(name, fence),
       remove: async (name) => (await full()).ports.builds.remove(name),
       inFlight: async () => (await full()).ports.builds.inFlight(),
     },
@@ -72,7 +72,7 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
     releases: {
       observe: async () => (await full()).ports.releases.observe(),
       repair: async (release) => (await full()).ports.releases.repair(release),
-      deploy: async (request) => (await full()).ports.releases.deploy(request),
+      deploy: async (request, fence) => (await full()).ports.releases.deploy(request, fence),
       deployArgv: async (request) => (await full()).ports.releases.deployArgv(request),
     },
     clock: { now: () => new Date() },

@@ -15,12 +15,19 @@ export interface ActContext {
 
 type WorkAction = Exclude<Action, { kind: "up-to-date" } | { kind: "skip-set-aside" }>;
 
+/** Makes a switch exhaustive: an action kind without a handler does not compile. */
+export function assertNever(value: never): never {
+  throw new Error(`unhandled: ${JSON.stringify(value)}`);
+}
+
 /**
  * Performs one action, safe to repeat. Returns an outcome when the pass is over, or undefined to
  * observe again. Each crash window says what the next tick does.
  */
 export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutcome | undefined> {
   const { ports, leased, log } = ctx;
+  // The fence: never start a step once the lease could have passed to another run.
+  leased.assertHeld();
   switch (action.kind) {
     case "start-build": {
       await ports.builds.start({ sha: action.sha, attempt: action.attempt });
@@ -31,7 +38,7 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
     case "await-build": {
       ports.charts.prefetch(action.sha);
       log.info({ job: action.job }, "Waiting for build Job");
-      await ports.builds.wait(action.job);
+      await ports.builds.wait(action.job, leased.fence);
       // Killed while waiting: the Job runs on; the next tick adopts it by name and waits again.
       log.info({ job: action.job }, "Build Job finished");
       return undefined;
@@ -60,24 +67,30 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
     }
     case "deploy":
       return deploy(ctx, action);
+    default:
+      return assertNever(action);
   }
 }
 
 async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" }>): Promise<PassOutcome> {
   const { ports, leased, log } = ctx;
-  const checkout = await ports.charts.checkout(action.sha);
   let revision: number | undefined;
   try {
-    log.info({ sha: action.sha, attempt: action.attempt }, "Deploying release");
-    const valuesFiles = ctx.valuesFiles.map((file) => join(checkout.root, file));
-    ({ revision } = await ports.releases.deploy({ sha: action.sha, chartDir: checkout.chartDir, valuesFiles }));
+    // Inside the attempt: a commit without a chart (or with a chart we refuse) is this commit's
+    // failure, counted like a failed build, never a transient error repeated on every tick.
+    const checkout = await ports.charts.checkout(action.sha);
+    try {
+      log.info({ sha: action.sha, attempt: action.attempt }, "Deploying release");
+      const valuesFiles = ctx.valuesFiles.map((file) => join(checkout.root, file));
+      ({ revision } = await ports.releases.deploy({ sha: action.sha, chartDir: checkout.chartDir, valuesFiles }, leased.fence));
+    } finally {
+      await checkout.dispose();
+    }
   } catch (error) {
     if (!(error instanceof AttemptFailure)) throw error;
     // Killed after helm rolled back but before this record: the next tick deploys once more
     // (one extra attempt, still bounded by MAX_RETRIES once recorded).
     return recordFailure(ctx, action.sha, action.attempt, error.message, action.lastAttempt);
-  } finally {
-    await checkout.dispose();
   }
   // Killed here, after helm and before the record: the next tick sees the release deployed with
   // this SHA as its image tag and records it (record-deployed) without running helm again.

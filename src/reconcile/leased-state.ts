@@ -7,9 +7,16 @@ import type { RunnerState, StateSnapshot } from "./types.ts";
 /**
  * The state while this run holds the lease: every write is compare-and-swap, serialized in-process
  * (the heartbeat and the pass never race each other), and refused once the lease is no longer ours.
+ *
+ * The lease is a fence, as in client-go's leader election: it is renewed every quarter of its
+ * duration, and when no renewal has succeeded for three quarters of it, `fence` aborts. Everything
+ * that acts (the build wait, helm) listens to that signal and stops, so the run never acts after
+ * another run could have taken the lease.
  */
 export class LeasedState {
   #snapshot: StateSnapshot;
+  readonly #fence = new AbortController();
+  #fenceTimer: NodeJS.Timeout | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #store: StateStore;
   readonly #holder: string;
@@ -22,6 +29,7 @@ export class LeasedState {
     this.#clock = clock;
     this.#seconds = seconds;
     this.#snapshot = snapshot;
+    this.#armFence();
   }
 
   /**
@@ -56,28 +64,64 @@ export class LeasedState {
     return this.#serial(() => this.#write(change));
   }
 
-  /** Gives the lease back (best effort: an expired lease frees itself anyway). */
-  release(): Promise<void> {
+  /**
+   * Gives the lease back (best effort: an expired lease frees itself anyway). Not once fenced: the
+   * writes that could not renew it may still be pending, and the lease is as good as gone.
+   */
+  async release(): Promise<void> {
+    if (this.#fence.signal.aborted) return;
     return this.#serial(() => this.#write(withoutLease));
   }
 
-  /** Renews the lease every third of its duration until the returned function is called. */
+  /** Aborts (with LeaseLost as its reason) once the lease can no longer be trusted to be ours. */
+  get fence(): AbortSignal {
+    return this.#fence.signal;
+  }
+
+  /** Throws LeaseLost when the fence has tripped: call before every step that acts. */
+  assertHeld(): void {
+    if (this.#fence.signal.aborted) throw this.#fence.signal.reason;
+  }
+
+  /** Renews the lease every quarter of its duration until the returned function is called. */
   startHeartbeat(log: Logger): () => void {
+    const onFence = () => log.error({ error: (this.#fence.signal.reason as Error).message }, "Stopped acting: the lease could not be renewed in time");
+    this.#fence.signal.addEventListener("abort", onFence, { once: true });
     const timer = setInterval(() => {
+      if (this.#fence.signal.aborted) return;
       this.update((s) => s).catch((error: unknown) => log.warn({ err: error }, "Could not renew the lease"));
-    }, (this.#seconds * 1000) / 3);
+    }, (this.#seconds * 1000) / 4);
     timer.unref();
-    return () => clearInterval(timer);
+    return () => {
+      clearInterval(timer);
+      clearTimeout(this.#fenceTimer);
+      this.#fence.signal.removeEventListener("abort", onFence);
+    };
+  }
+
+  /** (Re)starts the countdown to the fence after every successful write of the lease. */
+  #armFence(): void {
+    clearTimeout(this.#fenceTimer);
+    if (this.#fence.signal.aborted) return;
+    this.#fenceTimer = setTimeout(() => {
+      this.#fence.abort(new LeaseLost(
+        `the lease on the state ConfigMap was not renewed for ${Math.round(this.#seconds * 0.75)}s; this run stopped acting before it could expire`,
+        "check the API server's health; the next tick takes the lease and continues the work",
+      ));
+    }, this.#seconds * 750);
+    this.#fenceTimer.unref();
   }
 
   async #write(change: (state: RunnerState) => RunnerState): Promise<void> {
     for (let tries = 0; ; tries++) {
+      this.assertHeld();
       const current = this.#snapshot;
       this.#assertOurs(current.state);
       const next = change(current.state);
       const leased = next.lease === undefined ? next : withLease(next, this.#holder, this.#clock.now(), this.#seconds);
       try {
         this.#snapshot = await this.#store.write(leased, current.resourceVersion);
+        if (leased.lease !== undefined) this.#armFence();
         return;
       } catch (error) {
         if (!(error instanceof ConflictError) || tries > 0) throw error;

@@ -84,7 +84,7 @@ export async function observeWork(ports: Ports, head: string, state: RunnerState
   const attempt = failuresFor(head, state) + 1;
   const [release, build] = await Promise.all([
     known ?? ports.releases.observe(),
-    state.built?.sha === head ? undefined : ports.builds.find(ports.builds.jobName(head, attempt)),
+    state.built?.sha === head ? undefined : ports.builds.find(head, attempt),
   ]);
   const needRegistry = state.built?.sha !== head && build === undefined;
   const registryDigest = needRegistry ? await ports.registry.digestOf(head) : undefined;

@@ -29,11 +29,15 @@ export interface BuildRequest {
 
 export interface BuildRunner {
   jobName(sha: string, attempt: number): string;
-  find(name: string): Promise<BuildObservation | undefined>;
+  /** The Job of this attempt, if one exists; a Job under that name for another target or commit is refused. */
+  find(sha: string, attempt: number): Promise<BuildObservation | undefined>;
   /** Creates the Job, or adopts one of ours with the same name (AlreadyExists). */
   start(request: BuildRequest): Promise<void>;
-  /** Waits (watch, not polling) until the Job finishes or the deadline passes. */
-  wait(name: string): Promise<void>;
+  /**
+   * Waits (watch, not polling) until the Job finishes or the deadline passes; stops when `fence`
+   * aborts. A build pod that cannot start for a reason a person must fix is a ConfigError at once.
+   */
+  wait(name: string, fence: AbortSignal): Promise<void>;
   /** Deletes a succeeded Job and its pods; a failed one is kept for `kubectl logs` until its TTL. */
   remove(name: string): Promise<void>;
   /** Jobs of this target that have not finished, for `status`. */
@@ -71,8 +75,11 @@ export interface ReleaseManager {
   observe(): Promise<ReleaseObservation>;
   /** Clears a release stuck in pending-* by a killed helm, so the next upgrade can proceed. */
   repair(release: ReleaseObservation): Promise<void>;
-  /** `helm upgrade --install` with wait and atomic rollback; throws DeployFailure when helm failed. */
-  deploy(request: DeployRequest): Promise<{ revision: number | undefined }>;
+  /**
+   * `helm upgrade --install` with wait and atomic rollback; throws AttemptFailure when helm failed.
+   * When `fence` aborts, helm is asked to stop (it rolls back) and the call throws LeaseLost.
+   */
+  deploy(request: DeployRequest, fence: AbortSignal): Promise<{ revision: number | undefined }>;
   /** The argv deploy would run (for `plan`), secrets masked. */
   deployArgv(request: DeployRequest): Promise<readonly string[]>;
 }

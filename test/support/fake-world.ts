@@ -88,9 +88,9 @@ export class FakeWorld {
   builds(): BuildRunner {
     return {
       jobName: (s, attempt) => buildJobName("shop", s, attempt),
-      find: async (name) => {
+      find: async (s, attempt) => {
         this.calls.push("builds.find");
-        return this.jobs.get(name);
+        return this.jobs.get(buildJobName("shop", s, attempt));
       },
       start: async ({ sha: s, attempt }) => {
         this.calls.push("builds.start");
@@ -99,8 +99,9 @@ export class FakeWorld {
         this.jobs.set(name, { name, sha: s, attempt, phase: "running" });
         this.jobsCreated.push(name);
       },
-      wait: async (name) => {
+      wait: async (name, fence) => {
         this.calls.push("builds.wait");
+        if (fence.aborted) throw fence.reason;
         const job = this.jobs.get(name);
         if (job === undefined) throw new Error(`fake: wait on missing Job ${name}`);
         if (job.phase !== "running") return;
@@ -153,8 +154,9 @@ export class FakeWorld {
         const revision = (this.release.revision ?? 0) + 1;
         this.release = r.status === "pending-install" ? { status: "absent" } : { status: "deployed", revision, imageTag: this.previousTag };
       },
-      deploy: async ({ sha: s }) => {
+      deploy: async ({ sha: s }, fence) => {
         this.calls.push("helm.deploy");
+        if (fence.aborted) throw fence.reason;
         if (this.release.status.startsWith("pending-")) throw new Error("fake helm: another operation is in progress");
         this.helmDeploys.push(s);
         const revision = (this.release.revision ?? 0) + 1;
