@@ -70,7 +70,9 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
             args,
             env,
             terminationMessagePath: "/dev/termination-log",
-            terminationMessagePolicy: "File",
+            // On failure the digest file is empty, and the kubelet copies the log's tail instead: Kaniko's
+            // own error line reaches the Job's pod status without a log read.
+            terminationMessagePolicy: "FallbackToLogsOnError",
             // Kaniko runs as root to unpack layers (Pod Security `baseline`), never privileged. Privilege
             // escalation stays allowed: RUN steps of users' Dockerfiles may call setuid tools.
             securityContext: { privileged: false, seccompProfile: { type: "RuntimeDefault" } },

@@ -1,16 +1,23 @@
-import { PassThrough } from "node:stream";
-import { createInterface } from "node:readline";
-import { type BatchV1Api, type CoreV1Api, type KubeConfig, Log, type V1Job, type V1Pod, Watch } from "@kubernetes/client-node";
+import { type BatchV1Api, type CoreV1Api, type KubeConfig, type V1Job, type V1Pod, Watch } from "@kubernetes/client-node";
 import type { Config } from "../config.ts";
 import { ConfigError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { LABELS, MANAGER, buildJobName, targetSelector } from "../names.ts";
 import type { BuildRequest, BuildRunner } from "../reconcile/ports.ts";
 import type { BuildObservation } from "../reconcile/types.ts";
+import { relayBuildLog } from "./build-log.ts";
+import { containerStarted, failureReason, finished, startFailure } from "./build-pod.ts";
 import { kanikoJob } from "./kaniko-job.ts";
 import { isStatus, kubeError } from "./kube.ts";
 
 const DIGEST = /sha256:[0-9a-f]{64}/;
+
+/**
+ * Seconds one watch of the build Job lasts before the API server ends it. Between watches the Job
+ * and its pod are read again, so a pod that cannot start is seen within this time, and a watch
+ * never outlives the client's own 30 s inactivity limit.
+ */
+const WATCH_WINDOW_SECONDS = 10;
 
 export interface KanikoDeps {
   readonly kc: KubeConfig;
@@ -34,7 +41,8 @@ export class KanikoBuilds implements BuildRunner {
     return buildJobName(this.#d.config.release, sha, attempt);
   }
 
-  async find(name: string): Promise<BuildObservation | undefined> {
+  async find(sha: string, attempt: number): Promise<BuildObservation | undefined> {
+    const name = this.jobName(sha, attempt);
     let job: V1Job;
     try {
       job = await this.#d.batch.readNamespacedJob({ name, namespace: this.#ns });
@@ -42,7 +50,7 @@ export class KanikoBuilds implements BuildRunner {
       if (isStatus(error, 404)) return undefined;
       throw kubeError(error, `reading build Job ${this.#ns}/${name}`);
     }
-    assertOurs(job, name);
+    this.#assertIdentity(job, sha, attempt);
     return this.#observe(job);
   }
 
@@ -53,31 +61,40 @@ export class KanikoBuilds implements BuildRunner {
       await this.#d.batch.createNamespacedJob({ namespace: this.#ns, body, fieldManager: MANAGER });
     } catch (error) {
       if (!isStatus(error, 409)) throw kubeError(error, `creating build Job ${this.#ns}/${name}`);
-      // AlreadyExists: a run killed after creating it, or a concurrent one. Adopt it if it is ours.
-      const existing = await this.find(name);
+      // AlreadyExists: a run killed after creating it, or a concurrent one. Adopt it only if it is
+      // ours for this target, commit and attempt (find checks the labels).
+      const existing = await this.find(request.sha, request.attempt);
       if (existing === undefined) throw new TransientError(`build Job ${this.#ns}/${name} was deleted while we created it`, "the next tick creates it again");
       this.#d.log.info({ job: name }, "Adopted existing build Job");
     }
   }
 
-  async wait(name: string): Promise<void> {
+  /**
+   * Waits until the Job finishes. Each round reads the Job and its pod, then watches the Job for
+   * at most WATCH_WINDOW_SECONDS: a quiet watch is normal for a running build and only means
+   * "read again". Stops at once when `fence` aborts (the lease could not be renewed).
+   */
+  async wait(name: string, fence: AbortSignal): Promise<void> {
     const deadline = Date.now() + (this.#d.config.buildTimeoutSeconds + 120) * 1000;
-    const relay = this.#relayLogs(name);
+    let relay: { stop(): void } | undefined;
     try {
       while (Date.now() < deadline) {
-        const job = await this.#d.batch.readNamespacedJob({ name, namespace: this.#ns }).catch((error: unknown) => {
-          throw kubeError(error, `reading build Job ${this.#ns}/${name}`);
-        });
+        if (fence.aborted) throw fence.reason;
+        const job = await this.#read(name);
         if (finished(job)) return;
-        await watchOnce(this.#d.kc, `/apis/batch/v1/namespaces/${this.#ns}/jobs`, {
-          fieldSelector: `metadata.name=${name}`,
-          resourceVersion: job.metadata?.resourceVersion,
-          allowWatchBookmarks: true,
-        }, (obj) => finished(obj as V1Job), deadline - Date.now());
+        const pod = await this.#pod(name);
+        const stuck = startFailure(pod);
+        // The Job stays: once the Secret or image exists the kubelet starts the pod, and the next
+        // tick adopts the Job by name.
+        if (stuck !== undefined) throw new ConfigError(`${stuck.message}`, stuck.remedy.replaceAll("CICD_NS", this.#ns));
+        if (relay === undefined && containerStarted(pod) && pod?.metadata?.name) {
+          relay = relayBuildLog(this.#d.kc, this.#ns, name, pod.metadata.name, this.#d.log);
+        }
+        await this.#watchWindow(name, job.metadata?.resourceVersion, fence);
       }
       throw new TransientError(`build Job ${this.#ns}/${name} did not finish within BUILD_TIMEOUT`, "the next tick checks it again");
     } finally {
-      relay.abort();
+      relay?.stop();
     }
   }
 
@@ -99,6 +116,14 @@ export class KanikoBuilds implements BuildRunner {
     }
   }
 
+  async #read(name: string): Promise<V1Job> {
+    try {
+      return await this.#d.batch.readNamespacedJob({ name, namespace: this.#ns });
+    } catch (error) {
+      throw kubeError(error, `reading build Job ${this.#ns}/${name}`);
+    }
+  }
+
   async #observe(job: V1Job): Promise<BuildObservation> {
     const labels = job.metadata?.labels ?? {};
     const base = {
@@ -107,16 +132,15 @@ export class KanikoBuilds implements BuildRunner {
       attempt: Number(labels[LABELS.attempt] ?? 0),
       startedAt: job.status?.startTime?.toISOString(),
     };
-    const condition = (job.status?.conditions ?? []).find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-    if (condition === undefined) return { ...base, phase: "running" };
+    if (!finished(job)) return { ...base, phase: "running" };
     const pod = await this.#pod(base.name);
-    const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
-    if (condition.type === "Complete") {
+    const complete = (job.status?.conditions ?? []).some((c) => c.type === "Complete" && c.status === "True");
+    if (complete) {
+      const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
       return { ...base, phase: "succeeded", digest: DIGEST.exec(terminated?.message ?? "")?.[0] };
     }
-    const exit = terminated ? `build pod exited with code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}` : "";
-    const why = [condition.reason, condition.message, exit].filter(Boolean).join(": ");
-    return { ...base, phase: "failed", reason: `${why.slice(0, 300)}; see kubectl -n ${this.#ns} logs job/${base.name}` };
+    const why = failureReason(job, pod, this.#d.config.buildTimeoutSeconds);
+    return { ...base, phase: "failed", reason: `${why}; see kubectl -n ${this.#ns} logs job/${base.name}` };
   }
 
   async #pod(job: string): Promise<V1Pod | undefined> {
@@ -128,67 +152,64 @@ export class KanikoBuilds implements BuildRunner {
     }
   }
 
-  /** Relays the build pod's log lines into our log (scrubbed of secrets there); best effort. */
-  #relayLogs(job: string): AbortController {
-    const stop = new AbortController();
-    const follow = async () => {
-      const deadline = Date.now() + this.#d.config.buildTimeoutSeconds * 1000;
-      let pod: V1Pod | undefined;
-      while (!stop.signal.aborted && Date.now() < deadline) {
-        pod = await this.#pod(job);
-        const phase = pod?.status?.phase;
-        if (phase === "Running" || phase === "Succeeded" || phase === "Failed") break;
-        await new Promise((r) => setTimeout(r, 1000).unref());
-      }
-      const name = pod?.metadata?.name;
-      if (stop.signal.aborted || name === undefined) return;
-      const stream = new PassThrough();
-      const lines = createInterface({ input: stream });
-      lines.on("line", (line) => this.#d.log.info({ job, line }, "Build output"));
-      const request = await new Log(this.#d.kc).log(this.#ns, name, "kaniko", stream, { follow: true }).catch((error: unknown) => {
-        // The log endpoint answers a bare 403: say which permission that is.
-        const translated = kubeError(error, `relaying the log of build Job ${this.#ns}/${job}`);
-        if (translated.kind !== "config") throw translated;
-        throw new ConfigError(`${translated.message}: forbidden: cannot get resource "pods/log" in the namespace "${this.#ns}"`);
-      });
-      stop.signal.addEventListener("abort", () => request.abort(), { once: true });
-    };
-    follow().catch((error: unknown) => {
-      // A missing permission is worth a warning (the build goes on); anything else, e.g. a node
-      // whose kubelet cannot be reached for logs, is not.
-      const translated = kubeError(error, `relaying the log of build Job ${this.#ns}/${job}`);
-      if (translated.kind === "config") this.#d.log.warn({ job, error: translated.message }, "Could not relay the build log");
-      else this.#d.log.debug({ job, err: error }, "Build log relay ended");
+  /** A Job under our deterministic name is believed only if its labels name our target, commit and attempt. */
+  #assertIdentity(job: V1Job, sha: string, attempt: number): void {
+    const labels = job.metadata?.labels ?? {};
+    const name = `${this.#ns}/${job.metadata?.name}`;
+    if (labels[LABELS.managedBy] !== MANAGER) {
+      throw new ConfigError(`Job ${name} exists but was not created by ci-runner`, "delete or rename that Job; ci-runner owns the build-<release>-* names in CICD_NS");
+    }
+    const release = this.#d.config.release;
+    if (labels[LABELS.target] !== release || labels[LABELS.sha] !== sha || labels[LABELS.attempt] !== String(attempt)) {
+      throw new ConfigError(
+        `Job ${name} belongs to release ${labels[LABELS.target] ?? "?"}, commit ${(labels[LABELS.sha] ?? "?").slice(0, 12)}, attempt ${labels[LABELS.attempt] ?? "?"}, not to ${release} at ${sha.slice(0, 12)} attempt ${attempt}`,
+        "delete that Job (kubectl -n CICD_NS delete job NAME); two targets must not share a build Job name",
+      );
+    }
+  }
+
+  /** One watch of the Job, ended by the server after the window, by a finished Job, or by the fence. */
+  #watchWindow(name: string, resourceVersion: string | undefined, fence: AbortSignal): Promise<void> {
+    const path = `/apis/batch/v1/namespaces/${this.#ns}/jobs`;
+    // The client itself aborts a watch that is silent for 30 s: a stalled API server ends the
+    // window there at the latest, and the next read fails on its request deadline.
+    const watch = new Watch(this.#d.kc);
+    return new Promise((resolve, reject) => {
+      let controller: AbortController | undefined;
+      let settled = false;
+      const settle = (error?: unknown) => {
+        if (settled) return;
+        settled = true;
+        fence.removeEventListener("abort", onFence);
+        controller?.abort();
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onFence = () => settle(fence.reason);
+      fence.addEventListener("abort", onFence, { once: true });
+      if (fence.aborted) return onFence();
+      watch.watch(path, {
+        fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_WINDOW_SECONDS,
+      }, (phase, obj) => {
+        if (phase !== "BOOKMARK" && finished(obj as V1Job)) settle();
+      }, (error: unknown) => settle(watchError(error, `watching build Job ${this.#ns}/${name}`)))
+        .then((c) => {
+          controller = c;
+          if (settled) c.abort();
+        }, (error: unknown) => settle(watchError(error, `watching build Job ${this.#ns}/${name}`)));
     });
-    return stop;
   }
 }
 
-function assertOurs(job: V1Job, name: string): void {
-  if (job.metadata?.labels?.[LABELS.managedBy] !== MANAGER) {
-    throw new ConfigError(`Job ${job.metadata?.namespace}/${name} exists but was not created by ci-runner`, "delete or rename that Job; ci-runner owns the build-<release>-* names in CICD_NS");
+/**
+ * How a watch ended, as the wait loop should take it: a forbidden watch is a configuration error;
+ * anything else (closed, expired resourceVersion, silence) means "read the Job again", and if the
+ * API server is really gone that read fails with a deadline.
+ */
+function watchError(error: unknown, what: string): Error | undefined {
+  const status = (error as { statusCode?: number } | null)?.statusCode;
+  if (status === 401 || status === 403) {
+    return new ConfigError(`${what}: the API server refused the watch (HTTP ${status})`, "grant `watch` on jobs in CICD_NS to ci-runner's ServiceAccount (see manifests/)");
   }
-}
-
-function finished(job: V1Job): boolean {
-  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-}
-
-/** One watch: resolves when `done(obj)` holds, when the server closes the watch, or at the timeout. */
-function watchOnce(kc: KubeConfig, path: string, query: Record<string, string | boolean | undefined>, done: (obj: unknown) => boolean, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let controller: AbortController | undefined;
-    const timer = setTimeout(() => finish(), Math.max(0, timeoutMs));
-    const finish = (error?: unknown) => {
-      clearTimeout(timer);
-      controller?.abort();
-      if (error && !(error instanceof Error && error.name === "AbortError")) reject(kubeError(error, `watching ${path}`));
-      else resolve();
-    };
-    new Watch(kc)
-      .watch(path, query, (phase, obj) => {
-        if (phase !== "BOOKMARK" && done(obj)) finish();
-      }, (error) => finish(error))
-      .then((c) => { controller = c; }, (error: unknown) => finish(error));
-  });
+  return undefined;
 }

@@ -68,7 +68,13 @@ describe("Kaniko builds against the API", () => {
   let builds: KanikoBuilds;
   const JOBS = "/apis/batch/v1/namespaces/cicd/jobs";
   const name = "build-shop-0123456789ab-1";
-  const ours = { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "cicd", labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/sha": SHA, "ci-runner.dev/attempt": "1" } }, status: {} };
+  const ours = { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "cicd", labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "shop", "ci-runner.dev/sha": SHA, "ci-runner.dev/attempt": "1" } }, status: {} };
+  const PODS = `/api/v1/namespaces/cicd/pods?labelSelector=${encodeURIComponent(`batch.kubernetes.io/job-name=${name}`)}`;
+  const WATCH = new RegExp(`^${JOBS}\\?.*watch=true`);
+  const running = { ...ours, metadata: { ...ours.metadata, resourceVersion: "7" } };
+  const complete = { ...ours, status: { conditions: [{ type: "Complete", status: "True" }] } };
+  const pendingPod = (waiting?: { reason: string; message?: string }) => ({ items: [{ metadata: { name: `${name}-x` }, status: { phase: "Pending", containerStatuses: waiting ? [{ name: "kaniko", state: { waiting } }] : [] } }] });
+  const open = new AbortController().signal;
 
   beforeEach(async () => {
     server = await strictServer();
@@ -93,6 +99,13 @@ describe("Kaniko builds against the API", () => {
     await builds.start({ sha: SHA, attempt: 1 });
   });
 
+  it("refuses a same-named Job of another target or commit: two releases never share a build", async () => {
+    for (const labels of [{ "ci-runner.dev/target": "other" }, { "ci-runner.dev/sha": "f".repeat(40) }, { "ci-runner.dev/attempt": "2" }]) {
+      server.expect({ method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: { ...ours, metadata: { ...ours.metadata, labels: { ...ours.metadata.labels, ...labels } } } } });
+      await expect(builds.find(SHA, 1)).rejects.toThrow(/belongs to release/);
+    }
+  });
+
   it("refuses a same-named Job that is not ours", async () => {
     server.expect(
       { method: "POST", path: `${JOBS}?fieldManager=ci-runner`, reply: { status: 409, body: { kind: "Status", code: 409, reason: "AlreadyExists" } } },
@@ -108,7 +121,7 @@ describe("Kaniko builds against the API", () => {
       { method: "GET", path: `/api/v1/namespaces/cicd/pods?labelSelector=${encodeURIComponent(`batch.kubernetes.io/job-name=${name}`)}`,
         reply: { status: 200, body: { items: [{ metadata: { name: `${name}-x` }, status: { containerStatuses: [{ name: "kaniko", state: { terminated: { exitCode: 0, message: `${digest}\n` } } }] } }] } } },
     );
-    expect(await builds.find(name)).toMatchObject({ phase: "succeeded", digest, sha: SHA, attempt: 1 });
+    expect(await builds.find(SHA, 1)).toMatchObject({ phase: "succeeded", digest, sha: SHA, attempt: 1 });
   });
 
   it("explains a failed Job and where to read its log", async () => {
@@ -116,14 +129,53 @@ describe("Kaniko builds against the API", () => {
       { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: { ...ours, status: { conditions: [{ type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit" }] } } } },
       { method: "GET", path: /^\/api\/v1\/namespaces\/cicd\/pods\?labelSelector=/, reply: { status: 200, body: { items: [{ status: { containerStatuses: [{ name: "kaniko", state: { terminated: { exitCode: 1, reason: "Error" } } }] } }] } } },
     );
-    expect(await builds.find(name)).toMatchObject({
+    expect(await builds.find(SHA, 1)).toMatchObject({
       phase: "failed",
-      reason: `BackoffLimitExceeded: Job has reached the specified backoff limit: build pod exited with code 1 (Error); see kubectl -n cicd logs job/${name}`,
+      reason: `build pod exited with code 1 (Error); see kubectl -n cicd logs job/${name}`,
     });
   });
 
   it("a Job that does not exist is not found", async () => {
     server.expect({ method: "GET", path: `${JOBS}/${name}`, reply: { status: 404, body: { kind: "Status", code: 404 } } });
-    expect(await builds.find(name)).toBeUndefined();
+    expect(await builds.find(SHA, 1)).toBeUndefined();
+  });
+
+  it("a watch that ends (closed, expired, timed out) is read again, not an error: a long build is awaited to the end", async () => {
+    server.expect(
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: running } },
+      { method: "GET", path: PODS, reply: { status: 200, body: pendingPod() } },
+      { method: "GET", path: WATCH, check: (r) => expect(r.url).toContain("timeoutSeconds=10"), reply: { status: 200, body: "" } },
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: running } },
+      { method: "GET", path: PODS, reply: { status: 200, body: pendingPod() } },
+      { method: "GET", path: WATCH, reply: { status: 410, body: { kind: "Status", code: 410, reason: "Expired" } } },
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: running } },
+      { method: "GET", path: PODS, reply: { status: 200, body: pendingPod() } },
+      { method: "GET", path: WATCH, reply: { status: 200, body: `${JSON.stringify({ type: "MODIFIED", object: complete })}\n` } },
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: complete } },
+    );
+    await builds.wait(name, open);
+  });
+
+  it("a build pod that cannot start (missing Secret) is a configuration error at once, naming the reason", async () => {
+    server.expect(
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: running } },
+      { method: "GET", path: PODS, reply: { status: 200, body: pendingPod({ reason: "CreateContainerConfigError", message: 'secret "git-token" not found' }) } },
+    );
+    const error = await builds.wait(name, open).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toBe(`build pod ${name}-x cannot start: CreateContainerConfigError: secret "git-token" not found`);
+    expect((error as ConfigError).remedy).toContain("create the Secret it names in cicd");
+  });
+
+  it("stops waiting when the fence aborts, with the fence's reason", async () => {
+    const fence = new AbortController();
+    const lost = new Error("lease lost");
+    server.expect(
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: running } },
+      { method: "GET", path: PODS, reply: { status: 200, body: pendingPod() } },
+      // A stalled API server: the watch is accepted and never answered; only the fence ends the wait.
+      { method: "GET", path: WATCH, check: () => void setTimeout(() => fence.abort(lost), 50), reply: { status: 200, hold: true } },
+    );
+    await expect(builds.wait(name, fence.signal)).rejects.toBe(lost);
   });
 });

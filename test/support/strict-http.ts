@@ -12,7 +12,8 @@ export interface Expectation {
   readonly method: string;
   /** Path and query, matched exactly as a string or by a RegExp. */
   readonly path: string | RegExp;
-  readonly reply: { status: number; headers?: Record<string, string>; body?: unknown };
+  /** `hold: true` never answers: a stalled server (accepts the request, sends nothing). */
+  readonly reply: { status: number; headers?: Record<string, string>; body?: unknown; hold?: boolean };
   /** Extra assertions on the request; a throw fails the test at verify(). */
   readonly check?: (request: SeenRequest) => void;
 }
@@ -43,6 +44,7 @@ export async function strictServer() {
       } catch (error) {
         problems.push(`${request.method} ${request.url}: ${(error as Error).message}`);
       }
+      if (next.reply.hold) return;
       const payload = next.reply.body === undefined ? "" : typeof next.reply.body === "string" ? next.reply.body : JSON.stringify(next.reply.body);
       res.writeHead(next.reply.status, { "content-type": typeof next.reply.body === "string" ? "text/plain" : "application/json", ...next.reply.headers });
       res.end(payload);

@@ -1,0 +1,86 @@
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+
+/**
+ * Pure readings of a build Job and its pod. A pod that cannot start for a reason only a person can
+ * fix (a missing Secret, an image that cannot be pulled) is reported on the tick it happens, not
+ * after BUILD_TIMEOUT.
+ */
+
+const CANNOT_START: Record<string, string> = {
+  CreateContainerConfigError: "create the Secret it names in CICD_NS (GIT_TOKEN_SECRET, REGISTRY_SECRET), or unset that setting",
+  CreateContainerError: "check the build pod's events (kubectl -n CICD_NS describe pod)",
+  InvalidImageName: "set KANIKO_IMAGE to a valid image reference",
+  ImagePullBackOff: "check KANIKO_IMAGE and that the cluster's nodes can pull it",
+  ErrImageNeverPull: "check KANIKO_IMAGE and the pod's imagePullPolicy",
+};
+
+export interface StartFailure {
+  readonly message: string;
+  readonly remedy: string;
+}
+
+/** Why the build pod cannot start, if a person must act; undefined while it may still start. */
+export function startFailure(pod: V1Pod | undefined): StartFailure | undefined {
+  const statuses = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])];
+  for (const status of statuses) {
+    const waiting = status.state?.waiting;
+    const remedy = waiting?.reason === undefined ? undefined : CANNOT_START[waiting.reason];
+    if (remedy === undefined || waiting?.reason === undefined) continue;
+    const detail = waiting.message ? `: ${oneLine(waiting.message, 300)}` : "";
+    return { message: `build pod ${pod?.metadata?.name} cannot start: ${waiting.reason}${detail}`, remedy };
+  }
+  return undefined;
+}
+
+/** True once the build container has started, so its log can be followed. */
+export function containerStarted(pod: V1Pod | undefined): boolean {
+  const state = pod?.status?.containerStatuses?.[0]?.state;
+  return state?.running !== undefined || state?.terminated !== undefined;
+}
+
+export function finished(job: V1Job): boolean {
+  return (job.status?.conditions ?? []).some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+}
+
+/**
+ * Why a finished build failed, in the words a person needs: out of memory names the limit, a
+ * deadline names BUILD_TIMEOUT, otherwise Kaniko's own last error line (the kubelet copies the
+ * log's tail into the termination message when the digest file was never written).
+ */
+export function failureReason(job: V1Job, pod: V1Pod | undefined, buildTimeoutSeconds: number): string {
+  const condition = (job.status?.conditions ?? []).find((c) => c.type === "Failed" && c.status === "True");
+  const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
+  if (terminated?.reason === "OOMKilled") {
+    const limit = pod?.spec?.containers?.[0]?.resources?.limits?.memory;
+    return `the build ran out of memory${limit ? ` at its ${limit} limit` : ""} (OOMKilled); raise BUILD_MEMORY_LIMIT`;
+  }
+  if (condition?.reason === "DeadlineExceeded") return `the build did not finish within BUILD_TIMEOUT (${buildTimeoutSeconds}s)`;
+  const line = terminated?.message ? kanikoErrorLine(terminated.message) : undefined;
+  if (line !== undefined) return `${line} (exit code ${terminated?.exitCode})`;
+  if (terminated !== undefined) return `build pod exited with code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
+  return [condition?.reason, condition?.message].filter(Boolean).join(": ") || "build Job failed";
+}
+
+/** The last line of Kaniko's output that reports an error, cleaned of colour and log prefixes. */
+export function kanikoErrorLine(output: string): string | undefined {
+  const lines = cleanLines(output);
+  const errors = lines.filter((l) => /\berror\b/i.test(l));
+  const chosen = errors.at(-1) ?? lines.at(-1);
+  return chosen === undefined ? undefined : oneLine(chosen.replace(/^(level=)?error:?\s*/i, ""), 300);
+}
+
+const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
+/** git's progress meters, which Kaniko relays while cloning the context. */
+const PROGRESS = /^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Updating|Unpacking) (objects|deltas|files)?:?\s+\d+%/;
+
+/** Output lines as a person would read them: no colour codes, no progress meters, no blanks. */
+export function cleanLines(text: string): string[] {
+  return text.replace(ANSI, "").split("\n")
+    .map((line) => (line.split("\r").filter((part) => part.trim() !== "").at(-1) ?? "").trim())
+    .filter((line) => line !== "" && !PROGRESS.test(line));
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
