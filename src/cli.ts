@@ -21,6 +21,8 @@ export interface CliIO {
   readonly version: string;
   /** Aborted on SIGTERM/SIGINT. */
   readonly stop: AbortSignal;
+  /** Tests replace the wait between passes of `sync` without --once. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Tests replace the real adapters. */
   readonly makeRuntime?: (config: Config, env: Env, log: Logger, secrets: Secrets) => Runtime;
 }
@@ -86,7 +88,7 @@ Examples:
   $ ci-runner sync --interval 60s     # loop until SIGTERM, outside a CronJob
 ${EXIT_TABLE}`)
     .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) =>
-      runSync(runtime(config, log), log, { once: opts.once === true, intervalSeconds: config.intervalSeconds, stop: io.stop })));
+      runSync(runtime(config, log), log, { once: opts.once === true, intervalSeconds: config.intervalSeconds, stop: io.stop, sleep: io.sleep })));
 
   addSettings(program.command("status"))
     .description("show what is deployed, what is building, what is set aside and who holds the lease")

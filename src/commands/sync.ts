@@ -11,6 +11,12 @@ export interface SyncOptions {
   readonly intervalSeconds: number;
   /** Aborted on SIGTERM/SIGINT: the current pass finishes, no new one starts. */
   readonly stop: AbortSignal;
+  /** Waits between passes; resolves early when `signal` aborts. Tests count the passes with it. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+function interruptibleSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /**
@@ -28,7 +34,7 @@ export async function runSync(runtime: Runtime, log: Logger, options: SyncOption
       log.error({ err: error, remedy: (error as { remedy?: string }).remedy }, "Pass failed; trying again after the interval");
       if (code === 1) throw error;
     }
-    await sleep(options.intervalSeconds * 1000, undefined, { signal: options.stop }).catch(() => undefined);
+    await (options.sleep ?? interruptibleSleep)(options.intervalSeconds * 1000, options.stop);
   }
   log.info("Stopped after a signal");
   return code;

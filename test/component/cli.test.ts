@@ -31,7 +31,15 @@ function realHelm(config: Config, exec: Exec, log: Runtime["pass"]["log"]): Helm
   });
 }
 
-async function cli(argv: string[], options: { env?: Record<string, string>; world?: FakeWorld; stop?: AbortSignal; helmExec?: Exec } = {}) {
+interface CliOptions {
+  env?: Record<string, string>;
+  world?: FakeWorld;
+  stop?: AbortSignal;
+  helmExec?: Exec;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+async function cli(argv: string[], options: CliOptions = {}) {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const world = options.world ?? new FakeWorld();
@@ -46,7 +54,7 @@ async function cli(argv: string[], options: { env?: Record<string, string>; worl
   };
   const code = await runCli(argv, {
     env: options.env ?? ENV, stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), stderrIsTTY: false,
-    version: "1.2.3", stop: options.stop ?? new AbortController().signal, makeRuntime,
+    version: "1.2.3", stop: options.stop ?? new AbortController().signal, makeRuntime, sleep: options.sleep,
   });
   return { code, out: stdout.join(""), err: stderr.join(""), world };
 }
@@ -128,14 +136,32 @@ describe("ci-runner CLI", () => {
   it("sync without --once repeats the pass every interval until SIGTERM", async () => {
     const world = new FakeWorld();
     const stop = new AbortController();
-    const running = cli(["sync", "--interval", "5"], { world, stop: stop.signal });
-    while (!world.state.deployed) await new Promise((r) => setTimeout(r, 5));
-    world.setHead(sha("b")); // a new commit arrives; the sleep is cut short by the signal below
-    stop.abort();
-    const { code, err } = await running;
+    const waits: number[] = [];
+    // Each wait between passes is one interval; a new commit arrives during the first, SIGTERM during the third.
+    const sleep = async (ms: number) => {
+      waits.push(ms);
+      if (waits.length === 1) world.setHead(sha("b"));
+      if (waits.length === 3) stop.abort();
+    };
+    const { code, err } = await cli(["sync", "--interval", "5"], { world, stop: stop.signal, sleep });
     expect(code).toBe(0);
-    expect(world.state.deployed?.sha).toBe(A);
-    expect(err).toContain("Stopped after a signal");
+    expect(waits).toEqual([5000, 5000, 5000]);
+    expect(world.calls.filter((c) => c === "state.read").length).toBeGreaterThanOrEqual(3);
+    expect(world.helmDeploys).toEqual([A, sha("b")]);
+    const messages = err.trim().split("\n").map((l) => JSON.parse(l).msg);
+    expect(messages.filter((m) => m === "Deployed release and recorded it")).toHaveLength(2);
+    expect(messages.at(-1)).toBe("Stopped after a signal");
+  });
+
+  it("SIGTERM cuts the real wait between passes short", async () => {
+    const world = new FakeWorld();
+    const stop = new AbortController();
+    const running = cli(["sync", "--interval", "1h"], { world, stop: stop.signal });
+    while (!world.state.deployed) await new Promise((r) => setTimeout(r, 5));
+    const stopped = Date.now();
+    stop.abort();
+    expect((await running).code).toBe(0);
+    expect(Date.now() - stopped).toBeLessThan(2000);
   });
 
   it("a failed attempt exits 3, a set-aside commit 4", async () => {
