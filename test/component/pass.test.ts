@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { viewLease } from "../../src/reconcile/lease.ts";
 import { runPass } from "../../src/reconcile/pass.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
-import { Killed, killAfter, passContext } from "../support/pass-context.ts";
+import { Killed, killAfter, passContext, testLog } from "../support/pass-context.ts";
 
 const A = sha("a");
 const B = sha("b");
@@ -122,8 +122,12 @@ describe("a whole pass on fakes", () => {
     const world = new FakeWorld();
     const ports = world.ports();
     const read = ports.state.read;
-    ports.state.read = async () => ({ ...(await read()), warnings: ["annotations ci-runner.dev/deployed-sha are malformed; treated as absent"] });
-    expect(await runPass(passContext(ports), "sync")).toMatchObject({ kind: "deployed" });
+    const warning = "annotations ci-runner.dev/deployed-sha are malformed; treated as absent";
+    ports.state.read = async () => ({ ...(await read()), warnings: [warning] });
+    const lines: string[] = [];
+    expect(await runPass(passContext(ports, { log: testLog(lines) }), "sync")).toMatchObject({ kind: "deployed" });
+    const warned = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn" && l.warning === warning);
+    expect(warned.length, "the malformed annotation is reported in the log").toBeGreaterThanOrEqual(1);
   });
 });
 
