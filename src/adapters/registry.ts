@@ -5,6 +5,7 @@ import type { Logger, Secrets } from "../log.ts";
 import type { ImageRegistry } from "../reconcile/ports.ts";
 import { isStatus, kubeError } from "./kube.ts";
 import { parseJsonOrUndefined } from "./json.ts";
+import { mayCarryCredentials, registrySchemes } from "./registry-hosts.ts";
 
 const MANIFEST_TYPES = [
   "application/vnd.oci.image.index.v1+json",
@@ -47,9 +48,13 @@ interface Credentials {
   readonly password: string;
 }
 
+/** Why the check could not run, for the warning a user reads: the setting that may fix it. */
+const REACH_HINT = "set REGISTRY_INSECURE=true if the registry speaks plain HTTP (local and RFC 1918 hosts get http by themselves), or trust its CA";
+
 /**
  * Asks the registry (Registry v2 API) whether IMAGE:<tag> exists, with the credentials of the
- * registry Secret. Any doubt (unreachable, refused) answers "absent": building again is safe.
+ * registry Secret. Any doubt (unreachable, refused) answers "absent": building again is safe; but
+ * never silently: a warning names the registry and what to set.
  */
 export class RegistryV2 implements ImageRegistry {
   readonly #o: RegistryOptions;
@@ -62,20 +67,34 @@ export class RegistryV2 implements ImageRegistry {
 
   async digestOf(tag: string): Promise<string | undefined> {
     const credentials = await this.#credentials();
-    const url = `${this.#o.insecure ? "http" : "https"}://${this.#ref.host}/v2/${this.#ref.repository}/manifests/${tag}`;
-    try {
-      let response = await this.#head(url, credentials ? basic(credentials) : undefined);
-      if (response.status === 401) {
-        const authorization = await this.#authorize(response.headers.get("www-authenticate") ?? "", credentials);
-        if (authorization) response = await this.#head(url, authorization);
+    const { host } = this.#ref;
+    const path = `/v2/${this.#ref.repository}/manifests/${tag}`;
+    const errors: string[] = [];
+    for (const scheme of registrySchemes(host, this.#o.insecure)) {
+      const registry = { host, scheme };
+      const url = `${scheme}://${host}${path}`;
+      let response: Response;
+      try {
+        response = await this.#head(url, credentials ? basic(credentials) : undefined);
+      } catch (error) {
+        errors.push(`${scheme}: ${causeOf(error)}`);
+        continue; // the next scheme, as Kaniko's client does
+      }
+      try {
+        if (response.status === 401) {
+          const authorization = await this.#authorize(response.headers.get("www-authenticate") ?? "", credentials, registry);
+          if (authorization) response = await this.#head(url, authorization);
+        }
+      } catch (error) {
+        this.#o.log.warn({ registry: host, image: this.#o.image, error: causeOf(error), remedy: REACH_HINT }, "Registry token endpoint unreachable; building the image");
+        return undefined;
       }
       if (response.status === 200) return response.headers.get("docker-content-digest") ?? undefined;
-      if (response.status !== 404) this.#o.log.warn({ status: response.status, image: this.#o.image }, "Registry did not say whether the image exists; building it");
-      return undefined;
-    } catch (error) {
-      this.#o.log.warn({ image: this.#o.image, error: (error as Error).message }, "Registry unreachable; building the image");
+      if (response.status !== 404) this.#o.log.warn({ registry: host, status: response.status, image: this.#o.image, remedy: response.status === 401 || response.status === 403 ? "check REGISTRY_SECRET's credentials for this registry" : REACH_HINT }, "Registry did not say whether the image exists; building it");
       return undefined;
     }
+    this.#o.log.warn({ registry: host, image: this.#o.image, tried: errors, remedy: REACH_HINT }, "Registry unreachable; building the image");
+    return undefined;
   }
 
   /** For `doctor`: the registry Secret is usable for IMAGE's registry, or a ConfigError says why. */
@@ -95,11 +114,17 @@ export class RegistryV2 implements ImageRegistry {
   }
 
   /** The token dance of Docker-style registries: Bearer realm -> token, with Basic credentials. */
-  async #authorize(challenge: string, credentials: Credentials | undefined): Promise<string | undefined> {
+  async #authorize(challenge: string, credentials: Credentials | undefined, registry: { host: string; scheme: "https" | "http" }): Promise<string | undefined> {
     if (/^basic/i.test(challenge)) return credentials ? basic(credentials) : undefined;
     const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
     if (!/^bearer/i.test(challenge) || !params.realm) return undefined;
-    const tokenUrl = new URL(params.realm);
+    const tokenUrl = URL.parse(params.realm);
+    if (tokenUrl === null || !mayCarryCredentials(tokenUrl, registry)) {
+      // A registry (or whoever answers for it over plain HTTP) must not steer our credentials to
+      // another host in the clear.
+      this.#o.log.warn({ registry: registry.host, realm: params.realm, image: this.#o.image }, "Registry named a token endpoint that is not https on another host; not sending credentials there");
+      return undefined;
+    }
     if (params.service) tokenUrl.searchParams.set("service", params.service);
     tokenUrl.searchParams.set("scope", params.scope ?? `repository:${this.#ref.repository}:pull`);
     const doFetch = this.#o.fetch ?? fetch;
@@ -135,6 +160,12 @@ export class RegistryV2 implements ImageRegistry {
     if (entry.auth) this.#o.secrets.add(entry.auth);
     return { username, password };
   }
+}
+
+/** fetch's own message is "fetch failed"; the reason (ECONNREFUSED, a TLS error) is its cause. */
+function causeOf(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return [(error as Error).message, cause?.code ?? cause?.message].filter(Boolean).join(": ");
 }
 
 function hostOf(server: string): string {
