@@ -4,6 +4,7 @@ import { request as httpsRequest } from "node:https";
 import { dirname, isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { decodeState } from "../reconcile/state-codec.ts";
+import { firstByName, kubeconfigFiles } from "./kubeconfig-files.ts";
 import type { StateSnapshot } from "../reconcile/types.ts";
 
 /**
@@ -42,24 +43,30 @@ export function staticAccess(options: { kubeconfig: string | undefined; context:
         insecure: false,
       };
     }
-    const file = options.kubeconfig ?? options.defaultKubeconfig;
-    if (file.includes(":")) return undefined; // a KUBECONFIG list: leave merging to the client
-    const config = parseYaml(readFileSync(file, "utf8")) as KubeconfigFile;
-    const contextName = options.context ?? config["current-context"];
-    const context = config.contexts?.find((c) => c.name === contextName)?.context;
-    const cluster = config.clusters?.find((c) => c.name === context?.cluster)?.cluster;
-    const user = config.users?.find((u) => u.name === context?.user)?.user ?? {};
-    if (!cluster || typeof cluster.server !== "string" || cluster["proxy-url"] !== undefined) return undefined;
+    // A KUBECONFIG list is merged as kubectl merges it; each entry keeps the file it came from,
+    // whose directory its relative paths are resolved against.
+    const loaded = kubeconfigFiles(options.kubeconfig ?? options.defaultKubeconfig)
+      .map((file) => ({ file, config: (parseYaml(readFileSync(file, "utf8")) ?? {}) as KubeconfigFile }));
+    const merged = <T extends { name: string }>(pick: (c: KubeconfigFile) => T[] | undefined) =>
+      firstByName(loaded.map(({ file, config }) => pick(config)?.map((entry) => ({ ...entry, file }))));
+    const contextName = options.context ?? loaded.map((l) => l.config["current-context"]).find(Boolean);
+    const context = merged((c) => c.contexts).find((c) => c.name === contextName)?.context;
+    const clusterEntry = merged((c) => c.clusters).find((c) => c.name === context?.cluster);
+    const userEntry = merged((c) => c.users).find((u) => u.name === context?.user);
+    const cluster = clusterEntry?.cluster;
+    const user = userEntry?.user ?? {};
+    if (!clusterEntry || !cluster || typeof cluster.server !== "string" || cluster["proxy-url"] !== undefined) return undefined;
     const known = new Set(["token", "client-certificate-data", "client-key-data", "client-certificate", "client-key"]);
     if (Object.keys(user).some((k) => !known.has(k))) return undefined;
-    const relative = (path: unknown) => (typeof path === "string" ? readFileSync(isAbsolute(path) ? path : join(dirname(file), path)) : undefined);
+    const relative = (path: unknown, from: string) => (typeof path === "string" ? readFileSync(isAbsolute(path) ? path : join(dirname(from), path)) : undefined);
     const data = (value: unknown) => (typeof value === "string" ? Buffer.from(value, "base64") : undefined);
+    const userFile = userEntry?.file ?? clusterEntry.file;
     return {
       server: cluster.server,
-      ca: data(cluster["certificate-authority-data"]) ?? relative(cluster["certificate-authority"]),
+      ca: data(cluster["certificate-authority-data"]) ?? relative(cluster["certificate-authority"], clusterEntry.file),
       token: typeof user.token === "string" ? user.token : undefined,
-      cert: data(user["client-certificate-data"]) ?? relative(user["client-certificate"]),
-      key: data(user["client-key-data"]) ?? relative(user["client-key"]),
+      cert: data(user["client-certificate-data"]) ?? relative(user["client-certificate"], userFile),
+      key: data(user["client-key-data"]) ?? relative(user["client-key"], userFile),
       insecure: cluster["insecure-skip-tls-verify"] === true,
     };
   } catch {

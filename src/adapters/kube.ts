@@ -1,5 +1,6 @@
 import { ApiException, KubeConfig } from "@kubernetes/client-node";
 import { ConfigError, ConflictError, RunnerError, TransientError } from "../errors.ts";
+import { firstByName, kubeconfigFiles } from "./kubeconfig-files.ts";
 
 export interface KubeTarget {
   readonly kubeconfig: string | undefined;
@@ -10,15 +11,32 @@ export interface KubeTarget {
   readonly defaultKubeconfig: string;
 }
 
-/** Like kubectl: --kubeconfig, else the ServiceAccount in a pod, else ~/.kube/config; --context picks one. */
+/**
+ * Like kubectl: --kubeconfig or KUBECONFIG (a list `a:b` is merged as kubectl merges it), else the
+ * ServiceAccount in a pod, else ~/.kube/config; --context picks one.
+ */
 export function loadKubeConfig(target: KubeTarget): KubeConfig {
   const kc = new KubeConfig();
+  let file = target.kubeconfig ?? target.defaultKubeconfig; // the file an error names
   try {
-    if (target.kubeconfig !== undefined) kc.loadFromFile(target.kubeconfig);
-    else if (target.inCluster) kc.loadFromCluster();
+    if (target.kubeconfig !== undefined) {
+      const parts = kubeconfigFiles(target.kubeconfig).map((path) => {
+        file = path;
+        const part = new KubeConfig();
+        part.loadFromFile(path); // resolves this file's relative paths against its own directory
+        return part;
+      });
+      file = target.kubeconfig;
+      if (parts.length === 0) throw new Error("none of its files exists");
+      kc.loadFromOptions({
+        clusters: firstByName(parts.map((p) => p.clusters)),
+        users: firstByName(parts.map((p) => p.users)),
+        contexts: firstByName(parts.map((p) => p.contexts)),
+        currentContext: parts.find((p) => p.currentContext)?.currentContext,
+      });
+    } else if (target.inCluster) kc.loadFromCluster();
     else kc.loadFromFile(target.defaultKubeconfig);
   } catch (error) {
-    const file = target.kubeconfig ?? target.defaultKubeconfig;
     throw new ConfigError(`cannot read kubeconfig ${file}: ${(error as Error).message.split("\n")[0]}`, "pass --kubeconfig or set KUBECONFIG to a readable kubeconfig");
   }
   if (target.context !== undefined) {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readStateLite, staticAccess } from "../../src/adapters/kube-lite.ts";
+import { kubeconfigList } from "../support/kubeconfig-list.ts";
 import { strictServer } from "../support/strict-http.ts";
 
 function kubeconfig(text: string): string {
@@ -41,11 +42,26 @@ describe("static credentials for the idle tick's read", () => {
     expect([access?.cert?.toString(), access?.key?.toString(), access?.ca?.toString()]).toEqual(["CERT", "KEY", "PROD-CA"]);
   });
 
-  it("leaves exec plugins, unknown contexts, lists and unreadable files to the full client", () => {
+  it("leaves exec plugins, unknown contexts and unreadable files to the full client", () => {
     expect(staticAccess({ ...base, kubeconfig: kubeconfig(twoContexts), context: "sso" })).toBeUndefined();
     expect(staticAccess({ ...base, kubeconfig: kubeconfig(twoContexts), context: "nope" })).toBeUndefined();
     expect(staticAccess({ ...base, kubeconfig: "/a/config:/b/config" })).toBeUndefined();
     expect(staticAccess({ ...base, kubeconfig: "/nonexistent/config" })).toBeUndefined();
+  });
+
+  it("merges a KUBECONFIG list like kubectl: first definition and first current-context win, missing files skipped", () => {
+    const { list } = kubeconfigList();
+    const access = staticAccess({ ...base, kubeconfig: list });
+    expect(access).toMatchObject({ server: "https://a:6443", token: "a-token" });
+    expect(access?.ca?.toString()).toBe("A-CA");
+    const b = staticAccess({ ...base, kubeconfig: list, context: "b" });
+    expect(b).toMatchObject({ server: "https://b:6443", token: "b-token" });
+    expect(b?.ca?.toString(), "a relative path is resolved against its own file").toBe("B-CA");
+  });
+
+  it("takes current-context from the first file that has one", () => {
+    const { list } = kubeconfigList({ firstHasCurrentContext: false });
+    expect(staticAccess({ ...base, kubeconfig: list })).toMatchObject({ server: "https://b:6443", token: "b-token" });
   });
 });
 
