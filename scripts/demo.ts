@@ -17,9 +17,14 @@ if (process.argv[2] === "down") {
   process.exit(0);
 }
 
+// Set-up first, so that `npm ci && npm run demo` is all a fresh machine needs: the script installs
+// the missing Debian packages when it may (root, or sudo without a password) and says which, or
+// stops with the one command that does; it also checks Go against the version go.mod names.
+const setup = spawnSync("bash", [join(REPO_ROOT, "scripts", "host-tools.sh")], { stdio: "inherit" });
+if (setup.status !== 0) process.exit(2);
 const missing = missingHostTools();
 if (missing.length > 0) {
-  console.error(`demo: missing ${missing.join(", ")}. On Debian: apt-get install -y golang git openssl unzip apache2-utils docker-registry`);
+  console.error(`demo: still missing ${missing.join(", ")} after scripts/host-tools.sh; put them on PATH`);
   process.exit(2);
 }
 
