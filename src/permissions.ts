@@ -39,6 +39,7 @@ export function requiredPermissions(config: Pick<Config, "cicdNamespace" | "depl
     ...deploy(all, "", "configmaps", "the chart's ConfigMaps"),
     ...deploy(all, "", "serviceaccounts", "the chart's ServiceAccounts"),
     ...deploy(["get", "list", "watch"], "apps", "replicasets", "helm --wait"),
+    ...deploy(["list"], "", "pods", "end a deploy early when the new pods crash-loop"),
     { verb: "create", group: "", resource: "namespaces", why: "helm --create-namespace", grantedBy: "manifests/base/rbac-namespaces.yaml" },
     { verb: "get", group: "", resource: "namespaces", name: config.deployNamespace, why: "helm --create-namespace", grantedBy: "manifests/base/rbac-namespaces.yaml" },
     { verb: "patch", group: "", resource: "namespaces", name: config.deployNamespace, why: "helm 4 applies the namespace server-side", grantedBy: "manifests/base/rbac-namespaces.yaml" },

@@ -9,6 +9,7 @@ import { loadKubeConfig } from "./adapters/kube.ts";
 import { apiClient, requestDeadlineMs } from "./adapters/kube-client.ts";
 import { missingPermissions } from "./adapters/preflight.ts";
 import { RegistryV2 } from "./adapters/registry.ts";
+import { watchRollout } from "./adapters/rollout-watch.ts";
 import { ConfigMapStateStore } from "./adapters/state-store.ts";
 import type { Config } from "./config.ts";
 import type { Logger, Secrets } from "./log.ts";
@@ -42,6 +43,7 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
     kubeconfig: config.kubeconfig, context: config.context, exec, log,
     missingPermissions: async () => (await missingPermissions(authorization, deployPermissions)).map(describePermission),
+    watchRollout: (image, stop) => watchRollout(core, config.deployNamespace, image, log, stop),
   });
   const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log });
   const ports: Ports = {

@@ -9,7 +9,23 @@ export interface ExecResult {
   readonly startError?: string | undefined;
 }
 
-export type Exec = (file: string, args: readonly string[], options?: { cwd?: string; timeoutMs?: number; env?: Record<string, string> }) => Promise<ExecResult>;
+export interface ExecOptions {
+  readonly cwd?: string;
+  readonly timeoutMs?: number;
+  readonly env?: Record<string, string>;
+  /**
+   * When a `signal` aborts, the child gets SIGTERM and time to finish what it does on SIGTERM (helm
+   * rolls back); after that entry's `killAfterMs`, if given, SIGKILL. The timeout still applies.
+   */
+  readonly terminate?: readonly Termination[];
+}
+
+export interface Termination {
+  readonly signal: AbortSignal;
+  readonly killAfterMs?: number;
+}
+
+export type Exec = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
 /**
  * Runs a child with exactly the environment we give it (never our own, which may hold GIT_TOKEN),
@@ -17,7 +33,7 @@ export type Exec = (file: string, args: readonly string[], options?: { cwd?: str
  */
 export function createExec(baseEnv: Readonly<Record<string, string>>, secrets: Secrets): Exec {
   return async (file, args, options = {}) => {
-    const result = await execa(file, [...args], {
+    const child = execa(file, [...args], {
       cwd: options.cwd,
       env: { ...baseEnv, ...options.env },
       extendEnv: false,
@@ -27,6 +43,8 @@ export function createExec(baseEnv: Readonly<Record<string, string>>, secrets: S
       killSignal: "SIGTERM",
       forceKillAfterDelay: 10_000,
     });
+    const stops = (options.terminate ?? []).map((t) => terminateOnAbort(child, t));
+    const result = await child.finally(() => stops.forEach((stop) => stop()));
     const notStarted = result.failed && result.exitCode === undefined;
     return {
       exitCode: result.exitCode ?? -1,
@@ -34,6 +52,28 @@ export function createExec(baseEnv: Readonly<Record<string, string>>, secrets: S
       stderr: secrets.scrub(String(result.stderr ?? "")),
       startError: notStarted ? secrets.scrub(result.shortMessage ?? "") : undefined,
     };
+  };
+}
+
+/** SIGTERM on abort, sent directly so execa's forced kill does not cut a graceful stop short. */
+function terminateOnAbort(child: { pid?: number | undefined }, terminate: Termination): () => void {
+  let killTimer: NodeJS.Timeout | undefined;
+  const send = (signal: NodeJS.Signals) => {
+    try {
+      if (child.pid !== undefined) process.kill(child.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const onAbort = () => {
+    send("SIGTERM");
+    if (terminate.killAfterMs !== undefined) killTimer = setTimeout(() => send("SIGKILL"), terminate.killAfterMs);
+  };
+  if (terminate.signal.aborted) onAbort();
+  else terminate.signal.addEventListener("abort", onAbort, { once: true });
+  return () => {
+    clearTimeout(killTimer);
+    terminate.signal.removeEventListener("abort", onAbort);
   };
 }
 

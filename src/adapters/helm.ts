@@ -2,11 +2,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { AttemptFailure, ConfigError, TransientError } from "../errors.ts";
+import { AttemptFailure, ConfigError, LeaseLost, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { DeployRequest, ReleaseManager } from "../reconcile/ports.ts";
 import type { ReleaseObservation, ReleaseStatus } from "../reconcile/types.ts";
-import { errorSummary, type Exec, type ExecResult } from "./exec.ts";
+import { errorSummary, type Exec, type ExecResult, type Termination } from "./exec.ts";
 import { parseJsonOrUndefined } from "./json.ts";
 
 export interface HelmOptions {
@@ -26,7 +26,16 @@ export interface HelmOptions {
    * reports a forbidden watch only as "status: Unknown", so we ask the API server ourselves.
    */
   readonly missingPermissions?: () => Promise<string[]>;
+  /**
+   * While helm waits: resolves with the reason the new pods (running `image`) can never become
+   * ready, once that is certain, or undefined when `stop` aborts. Lets a crash-looping commit end
+   * its attempt in seconds instead of HELM_TIMEOUT.
+   */
+  readonly watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined>;
 }
+
+/** After the fence, helm gets this long to stop cleanly before it is killed. */
+const FENCED_HELM_GRACE_MS = 30_000;
 
 const StatusJson = z.object({
   version: z.number().int(),
@@ -102,10 +111,33 @@ export class HelmReleases implements ReleaseManager {
     ];
   }
 
-  async deploy(request: DeployRequest): Promise<{ revision: number | undefined }> {
+  async deploy(request: DeployRequest, fence: AbortSignal): Promise<{ revision: number | undefined }> {
     await this.#dependencies(request.chartDir);
     const [, ...args] = await this.deployArgv(request);
-    const result = await this.#run(args, (this.#o.timeoutSeconds + 60) * 1000);
+    // SIGTERM makes helm (3.17 and 4.x) cancel its wait and take the failure path, which with
+    // --atomic / --rollback-on-failure rolls back: the release ends at the previous revision.
+    const certain = new AbortController();
+    const stopWatching = new AbortController();
+    let reason: string | undefined;
+    void this.#o.watchRollout?.(`${this.#o.image}:${request.sha}`, stopWatching.signal).then((found) => {
+      if (found === undefined) return;
+      reason = found;
+      this.#o.log.warn({ reason }, "Ending the deploy early: the new pods cannot become ready; helm rolls back");
+      certain.abort();
+    });
+    let result: ExecResult;
+    try {
+      result = await this.#run(args, (this.#o.timeoutSeconds + 60) * 1000, [
+        { signal: certain.signal },
+        { signal: fence, killAfterMs: FENCED_HELM_GRACE_MS },
+      ]);
+    } finally {
+      stopWatching.abort();
+    }
+    if (fence.aborted) throw fence.reason instanceof LeaseLost ? fence.reason : new LeaseLost("the lease was lost during helm upgrade", "the next tick continues");
+    if (result.exitCode !== 0 && reason !== undefined) {
+      throw new AttemptFailure(`helm upgrade of ${this.#o.release} was ended early and rolled back: ${reason}`);
+    }
     if (result.exitCode !== 0) {
       // The cluster being unreachable or a missing permission is not this commit's fault.
       if (unreachable(result) || /forbidden/i.test(result.stderr)) throw this.#failure("deploying", result);
@@ -148,9 +180,9 @@ export class HelmReleases implements ReleaseManager {
     return ["--namespace", o.namespace, ...(o.kubeconfig ? ["--kubeconfig", o.kubeconfig] : []), ...(o.context ? ["--kube-context", o.context] : [])];
   }
 
-  #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000): Promise<ExecResult> {
+  #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000, terminate: readonly Termination[] = []): Promise<ExecResult> {
     this.#o.log.debug({ argv: [this.#o.bin, ...args] }, "Running helm");
-    return this.#o.exec(this.#o.bin, args, { timeoutMs });
+    return this.#o.exec(this.#o.bin, args, { timeoutMs, terminate });
   }
 
   #failure(what: string, result: ExecResult): Error {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createExec } from "../../src/adapters/exec.ts";
 import { HelmReleases } from "../../src/adapters/helm.ts";
-import { AttemptFailure, ConfigError, TransientError } from "../../src/errors.ts";
+import { AttemptFailure, ConfigError, LeaseLost, TransientError } from "../../src/errors.ts";
 import { Secrets } from "../../src/log.ts";
 import { childEnv } from "../../src/runtime.ts";
 import { FAKE_TOOL, fakeTool, type ToolStep } from "../support/fake-helm.ts";
@@ -14,8 +14,9 @@ const SHA = "0123456789abcdef0123456789abcdef01234567";
 const TARGET = ["--namespace", "shop-dev"];
 const v3 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v3.17.3" };
 const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.1.4" };
+const OPEN = new AbortController().signal;
 
-function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string } = {}) {
+function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string; watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined> } = {}) {
   const tool = fakeTool(steps);
   const env = childEnv({ ...process.env, GIT_TOKEN: "tkn_must_not_leak_123" } as Record<string, string>);
   const secrets = new Secrets();
@@ -24,6 +25,7 @@ function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string 
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop",
     imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: 120,
     kubeconfig: extra.kubeconfig, context: extra.context, exec: createExec({ ...env, ...tool.env }, secrets), log: testLog(),
+    ...(extra.watchRollout ? { watchRollout: extra.watchRollout } : {}),
   });
   return { releases, tool };
 }
@@ -38,7 +40,7 @@ function upgradeArgv(major: 3 | 4, chartDir: string, extra: string[] = []) {
 describe("helm adapter", () => {
   it.each([[3, v3], [4, v4]] as const)("deploys with the atomic flags of Helm %i and the immutable SHA tag", async (major, version) => {
     const { releases, tool } = helm([version, { argv: upgradeArgv(major, "/nonexistent/chart"), stdout: JSON.stringify({ version: 7, info: { status: "deployed" } }) }]);
-    expect(await releases.deploy({ sha: SHA, chartDir: "/nonexistent/chart", valuesFiles: [] })).toEqual({ revision: 7 });
+    expect(await releases.deploy({ sha: SHA, chartDir: "/nonexistent/chart", valuesFiles: [] }, OPEN)).toEqual({ revision: 7 });
     expect(tool.calls().every((c) => !c.envKeys.includes("GIT_TOKEN"))).toBe(true);
     tool.verify();
   });
@@ -47,7 +49,7 @@ describe("helm adapter", () => {
     const chart = mkdtempSync(join(tmpdir(), "chart-"));
     writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: file://../redis\n");
     const { releases, tool } = helm([{ argv: ["dependency", "build", chart], stdout: "Saving 1 charts" }, v4, { argv: upgradeArgv(4, chart), stdout: "{}" }]);
-    await releases.deploy({ sha: SHA, chartDir: chart, valuesFiles: [] });
+    await releases.deploy({ sha: SHA, chartDir: chart, valuesFiles: [] }, OPEN);
     tool.verify();
   });
 
@@ -56,22 +58,52 @@ describe("helm adapter", () => {
     argv.splice(6, 0, "--kubeconfig", "/k", "--kube-context", "dev");
     argv.splice(argv.indexOf("--set-string"), 0, "--values", "/repo/values-dev.yaml");
     const { releases, tool } = helm([v3, { argv, stdout: "{}" }], { kubeconfig: "/k", context: "dev" });
-    expect(await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: ["/repo/values-dev.yaml"] })).toEqual({ revision: undefined });
+    expect(await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: ["/repo/values-dev.yaml"] }, OPEN)).toEqual({ revision: undefined });
     tool.verify();
   });
 
   it("a failed upgrade is a failed attempt with a short summary, secrets scrubbed", async () => {
     const stderr = "walk.go:75: found symbolic link\nError: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token tkn_must_not_leak_123)\n";
     const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }]);
-    const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }).catch((e: unknown) => e);
+    const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toBe("helm upgrade of shop failed and was rolled back: Error: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token [REDACTED])");
     tool.verify();
   });
 
+  it("new pods that crash-loop end the attempt early: helm gets SIGTERM (it rolls back) and the error names the crash", async () => {
+    const crash = "container app of pod shop-7d-x keeps crashing (CrashLoopBackOff, exit code 3, 2 restarts)";
+    const watched: string[] = [];
+    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), untilTerm: true, stderr: "Release shop has been cancelled.\nError: UPGRADE FAILED: context canceled\n", exit: 1 }], {
+      watchRollout: async (image) => {
+        watched.push(image);
+        await new Promise((r) => setTimeout(r, 300)); // helm is running by then
+        return crash;
+      },
+    });
+    const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptFailure);
+    expect((error as Error).message).toBe(`helm upgrade of shop was ended early and rolled back: ${crash}`);
+    expect(watched).toEqual([`registry.local:5000/acme/shop:${SHA}`]);
+    expect(tool.calls().map((c) => c.argv[0])).toEqual(["version", "upgrade", "<SIGTERM>"]);
+    tool.verify();
+  });
+
+  it("the fence stops helm (SIGTERM) and the deploy ends as LeaseLost, not as the commit's failure", async () => {
+    const fence = new AbortController();
+    const lost = new LeaseLost("lease lost", "next tick");
+    const { releases, tool } = helm([v3, { argv: upgradeArgv(3, "/c"), untilTerm: true, stderr: "Error: UPGRADE FAILED: context canceled\n", exit: 1 }], {
+      watchRollout: (_image, stop) => new Promise((resolve) => stop.addEventListener("abort", () => resolve(undefined))),
+    });
+    setTimeout(() => fence.abort(lost), 300);
+    await expect(releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, fence.signal)).rejects.toBe(lost);
+    expect(tool.calls().map((c) => c.argv[0])).toEqual(["version", "upgrade", "<SIGTERM>"]);
+    tool.verify();
+  });
+
   it("an unreachable cluster is transient, not the commit's fault", async () => {
     const { releases, tool } = helm([v3, { argv: upgradeArgv(3, "/c"), stderr: "Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:6443: connect: connection refused\n", exit: 1 }]);
-    await expect(releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] })).rejects.toBeInstanceOf(TransientError);
+    await expect(releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN)).rejects.toBeInstanceOf(TransientError);
     tool.verify();
   });
 

@@ -8,6 +8,8 @@ export interface ToolStep {
   readonly stdout?: string;
   readonly stderr?: string;
   readonly exit?: number;
+  /** Runs until SIGTERM, then writes stderr and exits with `exit`. */
+  readonly untilTerm?: boolean;
 }
 
 export const FAKE_TOOL = fileURLToPath(new URL("./fake-tool.mjs", import.meta.url));

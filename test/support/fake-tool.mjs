@@ -18,5 +18,15 @@ if (!step || JSON.stringify(step.argv) !== JSON.stringify(argv)) {
   process.exit(99);
 }
 process.stdout.write(step.stdout ?? "");
-process.stderr.write(step.stderr ?? "");
-process.exit(step.exit ?? 0);
+if (step.untilTerm) {
+  // Like helm waiting for pods: runs until SIGTERM, then reports and exits as helm does.
+  setInterval(() => undefined, 1000);
+  process.on("SIGTERM", () => {
+    appendFileSync(log, `${JSON.stringify({ argv: ["<SIGTERM>"], envKeys: [] })}\n`);
+    process.stderr.write(step.stderr ?? "");
+    process.exit(step.exit ?? 1);
+  });
+} else {
+  process.stderr.write(step.stderr ?? "");
+  process.exit(step.exit ?? 0);
+}
