@@ -85,6 +85,6 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
       registrySecret: async () => (await full()).preflight.registrySecret(),
       missingPermissions: async (permissions) => (await full()).preflight.missingPermissions(permissions),
     },
-    pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: config.leaseSeconds, valuesFiles: config.valuesFiles },
+    pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: config.leaseSeconds, helmTimeoutSeconds: config.helmTimeoutSeconds, valuesFiles: config.valuesFiles },
   };
 }

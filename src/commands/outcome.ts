@@ -7,6 +7,7 @@ export function exitCodeOf(outcome: PassOutcome): ExitCode {
     case "up-to-date":
     case "deployed":
     case "lease-busy":
+    case "release-busy":
     case "planned":
       return EXIT_CODES.ok;
     case "attempt-failed":

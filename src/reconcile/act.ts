@@ -13,7 +13,7 @@ export interface ActContext {
   readonly valuesFiles: readonly string[];
 }
 
-type WorkAction = Exclude<Action, { kind: "up-to-date" } | { kind: "skip-set-aside" }>;
+type WorkAction = Exclude<Action, { kind: "up-to-date" } | { kind: "skip-set-aside" } | { kind: "release-busy" }>;
 
 /** Makes a switch exhaustive: an action kind without a handler does not compile. */
 export function assertNever(value: never): never {

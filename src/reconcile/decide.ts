@@ -1,5 +1,8 @@
 import type { Action, Observation, RunnerState } from "./types.ts";
 
+/** Beyond HELM_TIMEOUT, how long our own helm may run before we kill it (helm's exec limit). */
+export const HELM_MARGIN_SECONDS = 60;
+
 /** True when the head needs no work: the idle tick stops here without observing anything else. */
 export function headNeedsWork(head: string, state: RunnerState): boolean {
   return state.deployed?.sha !== head && state.setAside?.sha !== head;
@@ -37,6 +40,13 @@ export function decide(obs: Observation): Action {
 
   const { release, build } = work;
   if (release.status.startsWith("pending-") || release.status === "uninstalling") {
+    // Someone's helm may still be running (a person's, or ours before a kill): only a pending
+    // release older than any helm of ours could take is left over and safe to repair.
+    const since = release.updatedAt === undefined ? Number.NaN : Date.parse(release.updatedAt);
+    const until = since + (obs.helmTimeoutSeconds + HELM_MARGIN_SECONDS) * 1000;
+    if (Number.isFinite(since) && Date.parse(obs.now) < until) {
+      return { kind: "release-busy", status: release.status, since: new Date(since).toISOString(), until: new Date(until).toISOString() };
+    }
     return { kind: "repair-release", status: release.status, revision: release.revision };
   }
   if (release.status === "deployed" && release.imageTag === head) {

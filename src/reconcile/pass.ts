@@ -12,6 +12,7 @@ export interface PassContext {
   readonly holder: string;
   readonly maxRetries: number;
   readonly leaseSeconds: number;
+  readonly helmTimeoutSeconds: number;
   readonly valuesFiles: readonly string[];
 }
 
@@ -69,6 +70,10 @@ async function work(ctx: PassContext, leased: LeasedState, head: string): Promis
     const action = decide(observation(ctx, head, leased.state, work));
     log.debug({ action }, "Decided next step");
     if (action.kind === "up-to-date" || action.kind === "skip-set-aside") return idleOutcome(action, log);
+    if (action.kind === "release-busy") {
+      log.warn({ status: action.status, since: action.since, until: action.until }, "Release is mid-operation, perhaps by another helm; it is repaired only if still pending after HELM_TIMEOUT");
+      return { kind: "release-busy", status: action.status, since: action.since, until: action.until };
+    }
     const outcome = await act(action, { ports, leased, log, maxRetries: ctx.maxRetries, valuesFiles: ctx.valuesFiles });
     if (outcome !== undefined) return outcome;
     if (action.kind === "repair-release") release = undefined;
@@ -92,7 +97,7 @@ export async function observeWork(ports: Ports, head: string, state: RunnerState
 }
 
 function observation(ctx: PassContext, head: string, state: RunnerState, work?: WorkObservation): Observation {
-  return { head, state, maxRetries: ctx.maxRetries, ...(work ? { work } : {}) };
+  return { head, state, maxRetries: ctx.maxRetries, now: ctx.ports.clock.now().toISOString(), helmTimeoutSeconds: ctx.helmTimeoutSeconds, ...(work ? { work } : {}) };
 }
 
 function rememberHead(state: RunnerState, head: BranchHead): RunnerState {

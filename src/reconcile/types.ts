@@ -77,6 +77,10 @@ export interface Observation {
   readonly head: string;
   readonly state: RunnerState;
   readonly maxRetries: number;
+  /** When the observation was made (ISO), for the age of a pending release. */
+  readonly now: string;
+  /** HELM_TIMEOUT: a pending release younger than this (plus our margin) may still be in progress. */
+  readonly helmTimeoutSeconds: number;
   /** Present only when the head needs work; an idle tick never pays for it. */
   readonly work?: WorkObservation;
 }
@@ -85,6 +89,7 @@ export type Action =
   | { readonly kind: "up-to-date"; readonly sha: string }
   | { readonly kind: "skip-set-aside"; readonly sha: string; readonly reason: string }
   | { readonly kind: "repair-release"; readonly status: ReleaseStatus; readonly revision: number | undefined }
+  | { readonly kind: "release-busy"; readonly status: ReleaseStatus; readonly since: string; readonly until: string }
   | { readonly kind: "record-deployed"; readonly sha: string; readonly revision: number | undefined; readonly digest: string | undefined }
   | { readonly kind: "start-build"; readonly sha: string; readonly attempt: number }
   | { readonly kind: "await-build"; readonly sha: string; readonly attempt: number; readonly job: string }
@@ -97,6 +102,7 @@ export type PassOutcome =
   | { readonly kind: "up-to-date"; readonly sha: string }
   | { readonly kind: "deployed"; readonly sha: string; readonly revision: number | undefined }
   | { readonly kind: "lease-busy"; readonly holder: string; readonly expiresAt: string }
+  | { readonly kind: "release-busy"; readonly status: ReleaseStatus; readonly since: string; readonly until: string }
   | { readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly message: string }
   | { readonly kind: "set-aside"; readonly sha: string; readonly reason: string }
   | { readonly kind: "planned"; readonly action: Action };

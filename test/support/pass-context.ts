@@ -7,7 +7,7 @@ export function testLog(lines: string[] = []) {
 }
 
 export function passContext(ports: Ports, overrides: Partial<PassContext> = {}): PassContext {
-  return { ports, log: testLog(), holder: "test-pod/1", maxRetries: 3, leaseSeconds: 45, valuesFiles: [], ...overrides };
+  return { ports, log: testLog(), holder: "test-pod/1", maxRetries: 3, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], ...overrides };
 }
 
 /** Thrown by a port after the process "was killed": nothing after it may run. */

@@ -6,6 +6,7 @@ const A = "a".repeat(40);
 const B = "b".repeat(40);
 const DIGEST = `sha256:${"d".repeat(64)}`;
 const AT = "2026-11-21T12:00:00.000Z";
+const NOW = "2026-11-21T12:10:00.000Z";
 const absent: ReleaseObservation = { status: "absent" };
 const deployedB: ReleaseObservation = { status: "deployed", revision: 3, imageTag: B };
 
@@ -18,6 +19,8 @@ function obs(state: RunnerState, work?: Partial<WorkObservation>, maxRetries = 3
     head: A,
     state,
     maxRetries,
+    now: NOW,
+    helmTimeoutSeconds: 300,
     ...(work ? { work: { release: absent, build: undefined, registryDigest: undefined, ...work } } : {}),
   };
 }
@@ -41,6 +44,12 @@ const rows: [string, Observation, Action][] = [
     { kind: "deploy", sha: A, attempt: 3, digest: DIGEST, lastAttempt: true }],
   ["release pending-upgrade blocks everything: repair", obs({ built: { sha: A, digest: DIGEST } }, { release: { status: "pending-upgrade", revision: 4 } }),
     { kind: "repair-release", status: "pending-upgrade", revision: 4 }],
+  ["pending-upgrade older than HELM_TIMEOUT + margin (6 min): repair", obs({}, { release: { status: "pending-upgrade", revision: 4, updatedAt: "2026-11-21T12:03:59.000Z" } }),
+    { kind: "repair-release", status: "pending-upgrade", revision: 4 }],
+  ["pending-upgrade younger than that (someone's helm may still run): busy, never rolled back", obs({}, { release: { status: "pending-upgrade", revision: 4, updatedAt: "2026-11-21T12:04:30.123456789Z" } }),
+    { kind: "release-busy", status: "pending-upgrade", since: "2026-11-21T12:04:30.123Z", until: "2026-11-21T12:10:30.123Z" }],
+  ["pending-install just now: busy", obs({}, { release: { status: "pending-install", revision: 1, updatedAt: NOW } }),
+    { kind: "release-busy", status: "pending-install", since: NOW, until: "2026-11-21T12:16:00.000Z" }],
   ["release pending-install: repair", obs({}, { release: { status: "pending-install", revision: 1 } }), { kind: "repair-release", status: "pending-install", revision: 1 }],
   ["release pending-rollback: repair", obs({}, { release: { status: "pending-rollback", revision: 5 } }), { kind: "repair-release", status: "pending-rollback", revision: 5 }],
   ["release uninstalling: repair", obs({}, { release: { status: "uninstalling", revision: 2 } }), { kind: "repair-release", status: "uninstalling", revision: 2 }],
