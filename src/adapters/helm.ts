@@ -127,7 +127,8 @@ export class HelmReleases implements ReleaseManager {
     });
     let result: ExecResult;
     try {
-      result = await this.#run(args, (this.#o.timeoutSeconds + 60) * 1000, [
+      // The wait may take HELM_TIMEOUT, and the atomic rollback after a failed wait as long again.
+      result = await this.#run(args, (2 * this.#o.timeoutSeconds + 60) * 1000, [
         { signal: certain.signal },
         { signal: fence, killAfterMs: FENCED_HELM_GRACE_MS },
       ]);

@@ -1,7 +1,11 @@
 import type { Action, Observation, RunnerState } from "./types.ts";
 
-/** Beyond HELM_TIMEOUT, how long our own helm may run before we kill it (helm's exec limit). */
-export const HELM_MARGIN_SECONDS = 60;
+/**
+ * A pending revision lives at most HELM_TIMEOUT (helm then marks it failed, and an atomic rollback
+ * starts a revision of its own); this margin covers helm's last API calls and clock skew between
+ * the host that ran helm and us.
+ */
+export const HELM_MARGIN_SECONDS = 30;
 
 /** True when the head needs no work: the idle tick stops here without observing anything else. */
 export function headNeedsWork(head: string, state: RunnerState): boolean {
