@@ -8,7 +8,7 @@ export const BUILD_TTL_SECONDS = 24 * 3600;
 type BuildConfig = Pick<
   Config,
   "release" | "image" | "branch" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext" | "buildTimeoutSeconds"
-  | "cicdNamespace" | "registrySecret" | "gitTokenSecret" | "registryInsecure"
+  | "cicdNamespace" | "registrySecret" | "gitToken" | "gitTokenSecret" | "registryInsecure"
 >;
 
 /** Kaniko's git context: git://host/path#refs/heads/<branch>#<sha>, cloned over HTTPS by Kaniko. */
@@ -42,10 +42,15 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
     "--snapshot-mode=redo",
     ...(config.registryInsecure ? ["--insecure", "--skip-tls-verify"] : []),
   ];
-  const env = config.gitTokenSecret === undefined ? [] : [
+  // The token Secret is referenced only when the runner has a token itself: a public repository
+  // needs no Secret, and a pod that references a missing one never starts.
+  const token = config.gitToken !== undefined && config.gitTokenSecret !== undefined ? [
     { name: "GIT_USERNAME", value: "x-access-token" },
     { name: "GIT_PASSWORD", valueFrom: { secretKeyRef: { name: config.gitTokenSecret, key: "token" } } },
-  ];
+  ] : [];
+  // Kaniko clones its git:// context over HTTPS unless told otherwise.
+  const pull = new URL(config.gitUrl).protocol === "http:" ? [{ name: "GIT_PULL_METHOD", value: "http" }] : [];
+  const env = [...token, ...pull];
   const dockerConfig = config.registrySecret === undefined ? undefined : {
     volume: { name: "docker-config", secret: { secretName: config.registrySecret, items: [{ key: ".dockerconfigjson", path: "config.json" }] } },
     mount: { name: "docker-config", mountPath: "/kaniko/.docker", readOnly: true },

@@ -58,6 +58,18 @@ describe("Kaniko Job manifest", () => {
     expect(pod?.hostNetwork ?? pod?.hostPID ?? pod?.hostIPC).toBeUndefined();
   });
 
+  it("a public repository (no GIT_TOKEN) references no token Secret, even when GIT_TOKEN_SECRET is set", () => {
+    const publicRepo = loadConfig({ REPO: "acme/shop", IMAGE: "r.local/acme/shop", CHART_PATH: "chart", RELEASE: "shop", GIT_TOKEN_SECRET: "git-token" }, {});
+    const env = kanikoJob(publicRepo, SHA, 1).spec?.template.spec?.containers[0]?.env ?? [];
+    expect(JSON.stringify(env)).not.toContain("secretKeyRef");
+    expect(env).toEqual([]);
+  });
+
+  it("a plain-HTTP git URL tells Kaniko to clone over HTTP", () => {
+    const http = loadConfig({ REPO: "acme/shop", IMAGE: "r.local/acme/shop", CHART_PATH: "chart", RELEASE: "shop", GIT_URL: "http://git.local:8080/acme/shop.git" }, {});
+    expect(kanikoJob(http, SHA, 1).spec?.template.spec?.containers[0]?.env).toEqual([{ name: "GIT_PULL_METHOD", value: "http" }]);
+  });
+
   it("turns a clone URL into Kaniko's git context", () => {
     expect(kanikoContext("https://ghe.example.com/acme/shop.git", "main", SHA)).toBe(`git://ghe.example.com/acme/shop.git#refs/heads/main#${SHA}`);
   });
