@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { GitChartSource } from "./adapters/chart-source.ts";
+import { checkBuildNamespace } from "./adapters/build-namespace.ts";
 import { createExec } from "./adapters/exec.ts";
 import { HelmReleases } from "./adapters/helm.ts";
 import { KanikoBuilds } from "./adapters/kaniko.ts";
@@ -60,6 +61,7 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     preflight: {
       helm: () => helm.describe(),
       registrySecret: () => registry.checkSecret(),
+      buildNamespace: () => checkBuildNamespace(core, config.cicdNamespace, config.stateConfigMap),
       missingPermissions: (permissions) => missingPermissions(authorization, permissions),
     },
   };

@@ -26,6 +26,7 @@ export function childEnv(env: Env): Record<string, string> {
 export interface Preflight {
   helm(): Promise<string>;
   registrySecret(): Promise<string>;
+  buildNamespace(): Promise<string>;
   missingPermissions(permissions: readonly Permission[]): Promise<Permission[]>;
 }
 
@@ -83,6 +84,7 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
     preflight: {
       helm: async () => (await full()).preflight.helm(),
       registrySecret: async () => (await full()).preflight.registrySecret(),
+      buildNamespace: async () => (await full()).preflight.buildNamespace(),
       missingPermissions: async (permissions) => (await full()).preflight.missingPermissions(permissions),
     },
     pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: config.leaseSeconds, helmTimeoutSeconds: config.helmTimeoutSeconds, valuesFiles: config.valuesFiles },

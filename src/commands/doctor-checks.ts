@@ -18,6 +18,11 @@ export function doctorChecks(config: Config, runtime: Runtime): Check[] {
       },
     },
     {
+      name: "Build namespace",
+      fix: "create CICD_NS (kubectl apply -k manifests/) or set CICD_NS",
+      run: async () => ({ ok: true, detail: await preflight.buildNamespace() }),
+    },
+    {
       name: "Registry secret",
       fix: "see manifests/secrets.example.yaml",
       run: async () => ({ ok: true, detail: await preflight.registrySecret() }),

@@ -37,8 +37,18 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
     const { run, failed, text } = await doctor();
     expect(failed, text).toEqual([]);
     expect(run.code).toBe(0);
-    for (const name of ["GitHub branch", "Registry secret", "Permissions", "Helm", "Chart at the head commit", "State ConfigMap"]) expect(text).toMatch(new RegExp(`^ok {4}${name}: `, "m"));
+    for (const name of ["GitHub branch", "Build namespace", "Registry secret", "Permissions", "Helm", "Chart at the head commit", "State ConfigMap"]) expect(text).toMatch(new RegExp(`^ok {4}${name}: `, "m"));
     expect(text).toMatch(/^ok {4}Helm: Helm 4 \(v4\.1\.4\)/m);
+  });
+
+  it("a missing CICD_NS: the namespace check fails, and sync exits 2 naming it (not transient)", async () => {
+    const admin = env({ KUBECONFIG: world.adminKubeconfig, CICD_NS: "no-such-ns" });
+    const { run, text } = await doctor({ KUBECONFIG: world.adminKubeconfig, CICD_NS: "no-such-ns" });
+    expect(run.code).toBe(2);
+    expect(text).toMatch(/^FAIL {2}Build namespace: checking namespace no-such-ns \(CICD_NS\): namespace no-such-ns does not exist$/m);
+    const sync = await world.run(["sync", "--once"], admin);
+    expect(sync.code, sync.stderr).toBe(2);
+    expect(sync.stderr).toContain("namespace no-such-ns does not exist");
   });
 
   it("a rejected token: the GitHub check fails with the fix", async () => {
