@@ -54,7 +54,9 @@ export function decide(obs: Observation): Action {
     return { kind: "repair-release", status: release.status, revision: release.revision };
   }
   if (release.status === "deployed" && release.imageTag === head) {
-    const digest = state.built?.sha === head ? state.built.digest : work.registryDigest;
+    // Whatever knows the image's digest: our record, the build Job not yet deleted, the registry.
+    const recorded = state.built?.sha === head ? state.built.digest : undefined;
+    const digest = recorded ?? (build?.phase === "succeeded" ? build.digest : undefined) ?? work.registryDigest;
     return { kind: "record-deployed", sha: head, revision: release.revision, digest };
   }
   if (state.built?.sha === head) return { kind: "deploy", sha: head, attempt, digest: state.built.digest, lastAttempt };
