@@ -21,6 +21,9 @@ const HARD_CODED_PATHS = [
   "/var/lib/kubelet/device-plugins", // the kubelet ignores --root-dir here
   "/etc/cni/net.d/cni.lock",
   "/var/lib/containers/cache", // buildah's blob-info cache
+  "/var/log/containers", // the kubelet's symlinks to container logs, whatever podLogsDir says
+  "/var/log/pods",
+  "/run/netns", // unused with netns_mounts_under_state_dir; watched in case that changes
 ];
 
 const CGROUP_ROOT = "/sys/fs/cgroup";

@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { api, CONTROL_PLANE, controlPlaneBinaries, startControlPlane } from "./control-plane.ts";
 import { killLeftoverShims, removeAllContainers, startContainerd } from "./containerd.ts";
 import { type EnvironmentInfo, prepareBuildNamespace, REPO_ROOT } from "./environment.ts";
-import { hostLeftovers, recordHostState, restoreHostState, savedHostState, unmountUnder } from "./host-state.ts";
+import { hostLeftovers, mountsUnder, recordHostState, restoreHostState, savedHostState, unmountUnder } from "./host-state.ts";
 import { ensureImages, IMAGES, pushImages, writeAuthFile } from "./images.ts";
 import { startKubelet } from "./kubelet.ts";
 import { bridgeExists, type PodNetwork, podNetwork, setUpPodNetwork, taggedRules, tearDownPodNetwork } from "./network.ts";
@@ -41,9 +41,12 @@ function lap(started: number, what: string): void {
 
 export async function bootRealNode(dir: string): Promise<{ info: EnvironmentInfo; stop: () => Promise<void> }> {
   const started = Date.now();
+  const net = podNetwork(`ci-runner-e2e-${dir.split("/").at(-1)}`);
+  // Checked before the layout is written, so this run's teardown never deletes another run's bridge,
+  // and before the host state is recorded: another live node's changes are not the host's state.
+  if (bridgeExists(net.bridge)) throw new Error(`bridge ${net.bridge} already exists: another real node runs on this machine, or a killed run left it (the next run's setup tears such a run down)`);
   mkdirSync(dir, { recursive: true });
   recordHostState(dir);
-  const net = podNetwork(`ci-runner-e2e-${dir.split("/").at(-1)}`);
   const layout: Layout = { net, containerdSocket: join(dir, DIRS.containerd, "containerd.sock") };
   writeFileSync(join(dir, "real-node.json"), JSON.stringify(layout, null, 2));
   const stop = () => tearDownRealNode(dir);
@@ -124,6 +127,11 @@ export async function tearDownRealNode(dir: string): Promise<void> {
   tearDownPodNetwork(layout.net);
   const state = savedHostState(dir);
   if (state) await restoreHostState(dir, state);
+  // Images, layers and etcd data are most of a run's 150 MB; logs and the git repositories stay
+  // for a post-mortem. Only with nothing mounted any more: rm would reach into a live mount.
+  if (mountsUnder(dir).length === 0) {
+    for (const heavy of [join(DIRS.containerd, "root"), "registry-data", join(DIRS.cluster, "etcd-data")]) rmSync(join(dir, heavy), { recursive: true, force: true });
+  }
   lap(started, "torn down");
 }
 

@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { e2eWorld, type HelmMajor, type World } from "../support/world.ts";
 
@@ -36,8 +38,13 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real node
     const started = Date.now();
     const sync = await world.run(["sync", "--once"], app.env(helm));
     const seconds = (Date.now() - started) / 1000;
+    // Kept in the run folder: the log is what to read first when a real build fails.
+    writeFileSync(join(world.root, `sync-${app.name}.log`), sync.stderr);
     expect(sync.code, `ci-runner sync --once exited ${sync.code}:\n${sync.stderr}`).toBe(0);
-    console.log(`${helm}: sync --once (Kaniko build + helm upgrade --wait) took ${seconds.toFixed(1)}s`);
+    const at = (msg: string) => Date.parse(String(sync.logs.find((l) => l.msg === msg)?.time));
+    const build = (at("Build Job finished") - at("Created build Job")) / 1000;
+    const deploy = (at("Deployed release and recorded it") - at("Deploying release")) / 1000;
+    console.log(`${helm}: sync --once ${seconds.toFixed(1)}s; Kaniko Job ${build.toFixed(1)}s; helm upgrade until Ready ${deploy.toFixed(1)}s`);
 
     const repository = app.image.slice(world.info.registry.host.length + 1);
     const digest = await registryDigest(repository, sha);
