@@ -93,9 +93,9 @@ export async function observeWork(ports: Ports, head: string, state: RunnerState
   ]);
   // The registry is asked when nothing else can say whether IMAGE:<sha> exists: no record, no
   // Job; or when a release already runs the head and only the registry knows its digest.
-  const known = state.built?.sha === head || (build?.phase === "succeeded" && build.digest !== undefined);
+  const digestKnown = state.built?.sha === head || (build?.phase === "succeeded" && build.digest !== undefined);
   const releasedHead = release.status === "deployed" && release.imageTag === head;
-  const needRegistry = !known && (build === undefined || releasedHead);
+  const needRegistry = !digestKnown && (build === undefined || releasedHead);
   const registryDigest = needRegistry ? await ports.registry.digestOf(head) : undefined;
   return { release, build, registryDigest };
 }
