@@ -1,4 +1,4 @@
-import { type BatchV1Api, type CoreV1Api, type KubeConfig, type V1Job, type V1Pod, Watch } from "@kubernetes/client-node";
+import type { BatchV1Api, CoreV1Api, KubeConfig, V1Job, V1Pod } from "@kubernetes/client-node";
 import type { Config } from "../config.ts";
 import { ConfigError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -9,13 +9,13 @@ import { relayBuildLog } from "./build-log.ts";
 import { containerStarted, failureReason, finished, startFailure } from "./build-pod.ts";
 import { kanikoJob } from "./kaniko-job.ts";
 import { isStatus, kubeError } from "./kube.ts";
+import { streamLines } from "./kube-stream.ts";
 
 const DIGEST = /sha256:[0-9a-f]{64}/;
 
 /**
  * Seconds one watch of the build Job lasts before the API server ends it. Between watches the Job
- * and its pod are read again, so a pod that cannot start is seen within this time, and a watch
- * never outlives the client's own 30 s inactivity limit.
+ * and its pod are read again, so a pod that cannot start is seen within this time.
  */
 const WATCH_WINDOW_SECONDS = 10;
 
@@ -168,48 +168,42 @@ export class KanikoBuilds implements BuildRunner {
     }
   }
 
-  /** One watch of the Job, ended by the server after the window, by a finished Job, or by the fence. */
-  #watchWindow(name: string, resourceVersion: string | undefined, fence: AbortSignal): Promise<void> {
-    const path = `/apis/batch/v1/namespaces/${this.#ns}/jobs`;
-    // The client itself aborts a watch that is silent for 30 s: a stalled API server ends the
-    // window there at the latest, and the next read fails on its request deadline.
-    const watch = new Watch(this.#d.kc);
-    return new Promise((resolve, reject) => {
-      let controller: AbortController | undefined;
-      let settled = false;
-      const settle = (error?: unknown) => {
-        if (settled) return;
-        settled = true;
-        fence.removeEventListener("abort", onFence);
-        controller?.abort();
-        if (error === undefined) resolve();
-        else reject(error);
-      };
-      const onFence = () => settle(fence.reason);
-      fence.addEventListener("abort", onFence, { once: true });
-      if (fence.aborted) return onFence();
-      watch.watch(path, {
-        fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_WINDOW_SECONDS,
-      }, (phase, obj) => {
-        if (phase !== "BOOKMARK" && finished(obj as V1Job)) settle();
-      }, (error: unknown) => settle(watchError(error, `watching build Job ${this.#ns}/${name}`)))
-        .then((c) => {
-          controller = c;
-          if (settled) c.abort();
-        }, (error: unknown) => settle(watchError(error, `watching build Job ${this.#ns}/${name}`)));
-    });
+  /**
+   * One watch of the Job: ended by the server after the window, by a finished Job, by silence
+   * (a stalled API server: the window plus a margin), or by the fence, socket and all.
+   */
+  async #watchWindow(name: string, resourceVersion: string | undefined, fence: AbortSignal): Promise<void> {
+    const query = new URLSearchParams({ watch: "true", fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: "true", timeoutSeconds: String(WATCH_WINDOW_SECONDS) });
+    if (resourceVersion !== undefined) query.set("resourceVersion", resourceVersion);
+    const done = new AbortController();
+    const signal = AbortSignal.any([done.signal, fence, AbortSignal.timeout((WATCH_WINDOW_SECONDS + 10) * 1000)]);
+    const what = `watching build Job ${this.#ns}/${name}`;
+    try {
+      const status = await streamLines(this.#d.kc, `/apis/batch/v1/namespaces/${this.#ns}/jobs?${query}`, signal, (line) => {
+        const event = parseEvent(line);
+        if (event !== undefined && event.type !== "BOOKMARK" && finished(event.object)) done.abort();
+      });
+      const refused = watchRefused(status, what);
+      if (refused !== undefined) throw refused;
+    } catch (error) {
+      if (fence.aborted) throw fence.reason;
+      if (error instanceof ConfigError) throw error;
+      // Closed, expired resourceVersion, silence: read the Job again. A gone API server makes
+      // that read fail on its own deadline.
+    }
   }
 }
 
-/**
- * How a watch ended, as the wait loop should take it: a forbidden watch is a configuration error;
- * anything else (closed, expired resourceVersion, silence) means "read the Job again", and if the
- * API server is really gone that read fails with a deadline.
- */
-function watchError(error: unknown, what: string): Error | undefined {
-  const status = (error as { statusCode?: number } | null)?.statusCode;
-  if (status === 401 || status === 403) {
-    return new ConfigError(`${what}: the API server refused the watch (HTTP ${status})`, "grant `watch` on jobs in CICD_NS to ci-runner's ServiceAccount (see manifests/)");
+function parseEvent(line: string): { type: string; object: V1Job } | undefined {
+  try {
+    return JSON.parse(line) as { type: string; object: V1Job };
+  } catch {
+    return undefined;
   }
-  return undefined;
+}
+
+/** A forbidden watch is a configuration error; any other end of a watch means "read again". */
+function watchRefused(status: number, what: string): ConfigError | undefined {
+  if (status !== 401 && status !== 403) return undefined;
+  return new ConfigError(`${what}: the API server refused the watch (HTTP ${status})`, "grant `watch` on jobs in CICD_NS to ci-runner's ServiceAccount (see manifests/)");
 }

@@ -168,6 +168,15 @@ describe("Kaniko builds against the API", () => {
     await builds.wait(name, open);
   });
 
+  it("a refused watch is a configuration error naming the permission", async () => {
+    server.expect(
+      { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: running } },
+      { method: "GET", path: PODS, reply: { status: 200, body: pendingPod() } },
+      { method: "GET", path: WATCH, reply: { status: 403, body: { kind: "Status", code: 403 } } },
+    );
+    await expect(builds.wait(name, open)).rejects.toThrow("watching build Job cicd/build-shop-0123456789ab-1: the API server refused the watch (HTTP 403)");
+  });
+
   it("a build pod that cannot start (missing Secret) is a configuration error at once, naming the reason", async () => {
     server.expect(
       { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: running } },

@@ -100,7 +100,7 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real clus
   });
 
   describe("5. SIGKILL at each crash window, then the next tick converges", () => {
-    const quickLease = { LEASE_DURATION: "6s" };
+    const quickLease = { LEASE_DURATION: "6s", HELM_TIMEOUT: "10s" };
     const afterLease = () => new Promise((r) => setTimeout(r, 6_500));
 
     async function killThenConverge(name: string, killOn: (sha: string, app: string) => (r: { method: string; path: string; body: string }) => boolean, deployFirst = false) {
@@ -113,7 +113,14 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real clus
       const killed = await world.run(["sync", "--once"], app.env(helm, quickLease), { killOn: killOn(sha, app.name) });
       expect(killed.killed, killed.stderr).toBe(true);
       await afterLease();
-      const next = await world.run(["sync", "--once"], app.env(helm, quickLease));
+      let next = await world.run(["sync", "--once"], app.env(helm, quickLease));
+      // A release that helm left pending is someone's until HELM_TIMEOUT (10 s here) + 30 s pass.
+      const deadline = Date.now() + 60_000;
+      while (next.logs.some((l) => l.msg.startsWith("Release is mid-operation")) && Date.now() < deadline) {
+        expect(next.code, next.stderr).toBe(0);
+        await new Promise((r) => setTimeout(r, 3_000));
+        next = await world.run(["sync", "--once"], app.env(helm, quickLease));
+      }
       expect(next.code, next.stderr).toBe(0);
       expect((await annotations(app.name))["ci-runner.dev/deployed-sha"]).toBe(sha);
       expect(await deployedImage(app.name)).toBe(`${app.image}:${sha}`);
@@ -180,8 +187,18 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real clus
     const sha = app.commit();
     await world.killHelmDuringUpgrade(helm, app);
     expect(releaseOf(app.name).info.status).toBe("pending-upgrade");
-    const run = await world.run(["sync", "--once"], app.env(helm));
+    // Just now it may be someone's helm still running: reported busy, never rolled back.
+    const quick = app.env(helm, { HELM_TIMEOUT: "10s" });
+    const busy = await world.run(["sync", "--once"], quick);
+    expect(busy.code, busy.stderr).toBe(0);
+    expect(busy.logs.map((l) => l.msg)).toContain("Release is mid-operation, perhaps by another helm; it is repaired only if still pending after HELM_TIMEOUT");
+    expect(releaseOf(app.name).info.status).toBe("pending-upgrade");
+    // Once older than HELM_TIMEOUT + 30 s, it is left over: repaired, then deployed.
+    const until = Date.parse(String(busy.logs.find((l) => l.msg.startsWith("Release is mid-operation"))?.until));
+    await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()) + 500));
+    const run = await world.run(["sync", "--once"], quick);
     expect(run.code, run.stderr).toBe(0);
+    expect(run.logs.map((l) => l.msg)).toContain("Repairing release left mid-operation by a killed helm");
     expect(releaseOf(app.name).info.status).toBe("deployed");
     expect(await deployedImage(app.name)).toBe(`${app.image}:${sha}`);
   });
@@ -226,9 +243,9 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real clus
     expect(run.code, run.stderr).toBe(0);
     expect((await annotations("app"))["ci-runner.dev/deployed-sha"]).toBe(sha);
     expect(await deployedImage("app")).toBe(`${app.image}:${sha}`);
-    // Nothing ci-runner asked for was refused. Helm 4's watcher also lists the Deployment's pods
-    // on an upgrade, for its status messages; it succeeds without them and the base does not grant
-    // them (the rule test shows no step needs them), so those refusals are expected.
+    // Nothing ci-runner asked for was refused. Helm 4's watcher also reads the Deployment's pods
+    // on an upgrade, for its status messages; the base grants only `list` on pods (ci-runner's own
+    // rollout watch), so Helm's other pod lookups may be refused, and it succeeds without them.
     const refused = world.proxy.requests.slice(from).filter((r) => r.status === 403);
     const helmPodLookups = (r: { method: string; path: string; userAgent: string }) => r.method === "GET" && /^\/api\/v1\/namespaces\/app\/pods\?/.test(r.path) && /^helm\//i.test(r.userAgent);
     expect(refused.filter((r) => !helmPodLookups(r)).map((r) => `${r.method} ${r.path} (${r.userAgent})`)).toEqual([]);
