@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { viewLease } from "../../src/reconcile/lease.ts";
 import { runPass } from "../../src/reconcile/pass.ts";
+import { AttemptFailure } from "../../src/errors.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
 import { Killed, killAfter, passContext, testLog } from "../support/pass-context.ts";
 
@@ -186,5 +187,18 @@ describe("killed after step N, run again", () => {
     probeWorld.advance(60);
     expect(await runPass(passContext(probeWorld.ports(), { holder: "next/2" }), "sync")).toMatchObject({ kind: "deployed", sha: A });
     expect(probeWorld.helmDeploys).toEqual([A]);
+  });
+});
+
+describe("a commit whose chart cannot be used", () => {
+  it("counts as a failed attempt on every tick, then is set aside: never a transient error forever", async () => {
+    const world = new FakeWorld();
+    const ports = world.ports();
+    const noChart = { ...ports, charts: { ...ports.charts, checkout: async () => { throw new AttemptFailure(`commit ${A.slice(0, 12)} has no Helm chart at CHART_PATH=chart (no Chart.yaml)`); } } };
+    const outcomes = [];
+    for (let tick = 0; tick < 3; tick++) outcomes.push((await runPass(passContext(noChart, { maxRetries: 2 }), "sync").catch((e: unknown) => e)));
+    expect(outcomes.map((o) => (o as { kind?: string }).kind)).toEqual(["attempt-failed", "set-aside", "set-aside"]);
+    expect(world.state.setAside).toMatchObject({ sha: A, reason: expect.stringContaining("no Helm chart at CHART_PATH=chart") });
+    expect(world.helmDeploys).toEqual([]);
   });
 });
