@@ -63,6 +63,7 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real node
     // From the host over the bridge, as the kubelet's probe does.
     const page = await fetch(`http://${podIP}:8080/`, { signal: AbortSignal.timeout(5_000) });
     expect(page.status).toBe(200);
-    expect((await page.text()).trim()).toBe(sha);
+    // The page is the Dockerfile's REVISION build argument: empty when the Job passed no --build-arg=REVISION=<sha>.
+    expect((await page.text()).trim(), "page served by the pod (the REVISION build argument)").toBe(sha);
   });
 });
