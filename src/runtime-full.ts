@@ -10,6 +10,7 @@ import { loadKubeConfig } from "./adapters/kube.ts";
 import { apiClient, requestDeadlineMs } from "./adapters/kube-client.ts";
 import { missingPermissions } from "./adapters/preflight.ts";
 import { RegistryV2 } from "./adapters/registry.ts";
+import { allReporters } from "./adapters/reporters.ts";
 import { watchRollout } from "./adapters/rollout-watch.ts";
 import { ConfigMapStateStore } from "./adapters/state-store.ts";
 import type { Config } from "./config.ts";
@@ -54,6 +55,7 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     registry,
     charts: new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, token: config.gitToken, exec }),
     releases: helm,
+    reporter: allReporters([], log),
     clock: { now: () => new Date() },
   };
   return {

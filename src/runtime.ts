@@ -76,6 +76,7 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
       deploy: async (request, fence) => (await full()).ports.releases.deploy(request, fence),
       deployArgv: async (request) => (await full()).ports.releases.deployArgv(request),
     },
+    reporter: { report: async (transition) => (await full()).ports.reporter.report(transition) },
     clock: { now: () => new Date() },
   };
   const holder = `${env.HOSTNAME ?? hostname()}/${process.pid}`;

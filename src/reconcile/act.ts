@@ -31,8 +31,11 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
   switch (action.kind) {
     case "start-build": {
       await ports.builds.start({ sha: action.sha, attempt: action.attempt });
-      // Killed here: the next tick computes the same Job name, finds the Job and awaits it.
-      log.info({ sha: action.sha, attempt: action.attempt, job: ports.builds.jobName(action.sha, action.attempt) }, "Created build Job");
+      // Killed here: the next tick computes the same Job name, finds the Job and awaits it (the
+      // news of the start is then lost; the outcome is reported).
+      const job = ports.builds.jobName(action.sha, action.attempt);
+      log.info({ sha: action.sha, attempt: action.attempt, job }, "Created build Job");
+      await ports.reporter.report({ kind: "build-started", sha: action.sha, attempt: action.attempt, job });
       return undefined;
     }
     case "await-build": {
@@ -49,10 +52,12 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
       // is left for its TTL to remove.
       await ports.builds.remove(action.job);
       log.info({ sha: action.sha, digest: action.digest, job: action.job }, "Recorded built image and deleted its Job");
+      const seconds = action.startedAt === undefined ? undefined : secondsSince(action.startedAt, ports.clock.now());
+      await ports.reporter.report({ kind: "build-succeeded", sha: action.sha, attempt: action.attempt, digest: action.digest, seconds });
       return undefined;
     }
     case "record-failure":
-      return recordFailure(ctx, action.sha, action.attempt, action.message, action.setAside);
+      return recordFailure(ctx, action.sha, action.attempt, action.message, action.setAside, "build");
     case "repair-release": {
       log.warn({ status: action.status, revision: action.revision }, "Repairing release left mid-operation by a killed helm");
       await ports.releases.repair({ status: action.status, revision: action.revision });
@@ -63,6 +68,8 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
       // A previous run deployed this SHA and was killed before recording it: record, don't redeploy.
       await leased.update((s) => deployed(s, action.sha, action.digest, action.revision, ports.clock.now()));
       log.info({ sha: action.sha, revision: action.revision }, "Recorded release deployed by an earlier run");
+      const attempt = (leased.state.attempts?.sha === action.sha ? leased.state.attempts.failures : 0) + 1;
+      await ports.reporter.report({ kind: "deployed", sha: action.sha, attempt, revision: action.revision, digest: action.digest, seconds: undefined });
       return { kind: "deployed", sha: action.sha, revision: action.revision };
     }
     case "deploy":
@@ -75,6 +82,8 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
 async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" }>): Promise<PassOutcome> {
   const { ports, leased, log } = ctx;
   let revision: number | undefined;
+  const started = ports.clock.now();
+  await ports.reporter.report({ kind: "deploy-started", sha: action.sha, attempt: action.attempt, digest: action.digest });
   try {
     // Inside the attempt: a commit without a chart (or with a chart we refuse) is this commit's
     // failure, counted like a failed build, never a transient error repeated on every tick.
@@ -90,16 +99,18 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
     if (!(error instanceof AttemptFailure)) throw error;
     // Killed after helm rolled back but before this record: the next tick deploys once more
     // (one extra attempt, still bounded by MAX_RETRIES once recorded).
-    return recordFailure(ctx, action.sha, action.attempt, error.message, action.lastAttempt);
+    return recordFailure(ctx, action.sha, action.attempt, error.message, action.lastAttempt, "deploy");
   }
   // Killed here, after helm and before the record: the next tick sees the release deployed with
   // this SHA as its image tag and records it (record-deployed) without running helm again.
   await leased.update((s) => deployed(s, action.sha, action.digest, revision, ports.clock.now()));
   log.info({ sha: action.sha, revision, digest: action.digest }, "Deployed release and recorded it");
+  const seconds = secondsSince(started.toISOString(), ports.clock.now());
+  await ports.reporter.report({ kind: "deployed", sha: action.sha, attempt: action.attempt, revision, digest: action.digest, seconds });
   return { kind: "deployed", sha: action.sha, revision };
 }
 
-async function recordFailure(ctx: ActContext, sha: string, attempt: number, message: string, setAside: boolean): Promise<PassOutcome> {
+async function recordFailure(ctx: ActContext, sha: string, attempt: number, message: string, setAside: boolean, phase: "build" | "deploy"): Promise<PassOutcome> {
   const { leased, log, ports, maxRetries } = ctx;
   const at = ports.clock.now().toISOString();
   const since = leased.state.attempts?.sha === sha ? leased.state.attempts.since : undefined;
@@ -110,12 +121,18 @@ async function recordFailure(ctx: ActContext, sha: string, attempt: number, mess
     lastError: { sha, message, at },
     ...(setAside ? { setAside: { sha, reason } } : {}),
   }));
+  await ports.reporter.report({ kind: "attempt-failed", sha, attempt, phase, message, setAside });
   if (setAside) {
     log.error({ sha, attempt, error: message }, "Set commit aside after its last attempt");
     return { kind: "set-aside", sha, reason };
   }
   log.warn({ sha, attempt, maxRetries, error: message }, "Attempt failed; the next tick retries");
   return { kind: "attempt-failed", sha, attempt, message };
+}
+
+function secondsSince(iso: string, now: Date): number | undefined {
+  const seconds = (now.getTime() - Date.parse(iso)) / 1000;
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
 function deployed(s: RunnerState, sha: string, digest: string | undefined, revision: number | undefined, now: Date): RunnerState {

@@ -64,7 +64,7 @@ export function decide(obs: Observation): Action {
   if (build !== undefined) {
     switch (build.phase) {
       case "succeeded":
-        if (build.digest !== undefined) return { kind: "record-build", sha: head, digest: build.digest, job: build.name };
+        if (build.digest !== undefined) return { kind: "record-build", sha: head, attempt, digest: build.digest, job: build.name, startedAt: build.startedAt };
         return failure(head, attempt, lastAttempt, "build Job succeeded but reported no image digest");
       case "failed":
         return failure(head, attempt, lastAttempt, build.reason ?? "build Job failed");

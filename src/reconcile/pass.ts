@@ -46,6 +46,7 @@ export async function runPass(ctx: PassContext, mode: "sync" | "plan"): Promise<
   const taken = await LeasedState.acquire(ports.state, ctx.holder, ports.clock, ctx.leaseSeconds, snapshot, remember);
   if (!(taken instanceof LeasedState)) {
     log.info({ holder: taken.busy.holder, expiresAt: taken.busy.expiresAt }, "Another run holds the lease; leaving the work to it");
+    await ports.reporter.report({ kind: "lease-contention", holder: taken.busy.holder, expiresAt: taken.busy.expiresAt });
     return { kind: "lease-busy", ...taken.busy };
   }
   const stopHeartbeat = taken.startHeartbeat(log);

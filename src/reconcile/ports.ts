@@ -88,6 +88,23 @@ export interface Clock {
   now(): Date;
 }
 
+/**
+ * What happened to a commit, told to whoever listens (GitHub Deployments, Kubernetes Events, a
+ * webhook, metrics). Recorded state is the truth; a transition is news about it.
+ */
+export type Transition =
+  | { readonly kind: "build-started"; readonly sha: string; readonly attempt: number; readonly job: string }
+  | { readonly kind: "build-succeeded"; readonly sha: string; readonly attempt: number; readonly digest: string; readonly seconds: number | undefined }
+  | { readonly kind: "deploy-started"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined }
+  | { readonly kind: "deployed"; readonly sha: string; readonly attempt: number; readonly revision: number | undefined; readonly digest: string | undefined; readonly seconds: number | undefined }
+  | { readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly phase: "build" | "deploy"; readonly message: string; readonly setAside: boolean }
+  | { readonly kind: "lease-contention"; readonly holder: string; readonly expiresAt: string };
+
+export interface Reporter {
+  /** Tells the news. Never throws and never blocks for long: the deploy matters more than the report. */
+  report(transition: Transition): Promise<void>;
+}
+
 export interface Ports {
   readonly source: SourceHost;
   readonly state: StateStore;
@@ -95,5 +112,6 @@ export interface Ports {
   readonly registry: ImageRegistry;
   readonly charts: ChartSource;
   readonly releases: ReleaseManager;
+  readonly reporter: Reporter;
   readonly clock: Clock;
 }

@@ -93,7 +93,7 @@ export type Action =
   | { readonly kind: "record-deployed"; readonly sha: string; readonly revision: number | undefined; readonly digest: string | undefined }
   | { readonly kind: "start-build"; readonly sha: string; readonly attempt: number }
   | { readonly kind: "await-build"; readonly sha: string; readonly attempt: number; readonly job: string }
-  | { readonly kind: "record-build"; readonly sha: string; readonly digest: string; readonly job: string }
+  | { readonly kind: "record-build"; readonly sha: string; readonly attempt: number; readonly digest: string; readonly job: string; readonly startedAt: string | undefined }
   | { readonly kind: "record-failure"; readonly sha: string; readonly attempt: number; readonly message: string; readonly setAside: boolean }
   | { readonly kind: "deploy"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined; readonly lastAttempt: boolean };
 

@@ -1,6 +1,6 @@
 import { ConflictError, AttemptFailure } from "../../src/errors.ts";
 import { buildJobName } from "../../src/names.ts";
-import type { BuildRunner, ChartSource, ImageRegistry, Ports, ReleaseManager, SourceHost, StateStore } from "../../src/reconcile/ports.ts";
+import type { BuildRunner, ChartSource, ImageRegistry, Ports, ReleaseManager, SourceHost, StateStore, Transition } from "../../src/reconcile/ports.ts";
 import type { BuildObservation, ReleaseObservation, RunnerState, StateSnapshot } from "../../src/reconcile/types.ts";
 
 /**
@@ -30,6 +30,8 @@ export class FakeWorld {
   helmRepairs: string[] = [];
   deployResult: (sha: string) => "succeed" | "fail" = () => "succeed";
   checkouts = 0;
+  /** Every transition reported, in order. */
+  transitions: Transition[] = [];
   prefetched: string[] = [];
   disposed = 0;
   /** Every port call in order, for tests that check what was (not) asked. */
@@ -52,6 +54,7 @@ export class FakeWorld {
       registry: this.imageRegistry(),
       charts: this.charts(),
       releases: this.releases(),
+      reporter: { report: async (t) => void this.transitions.push(t) },
       clock: { now: () => this.now },
     };
   }

@@ -49,6 +49,7 @@ export function killAfter(ports: Ports, n: number): { ports: Ports; steps: () =>
       registry: wrap("registry", ports.registry),
       charts: wrap("charts", ports.charts),
       releases: wrap("helm", ports.releases),
+      reporter: ports.reporter,
       clock: ports.clock,
     },
     steps: () => steps,

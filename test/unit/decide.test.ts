@@ -32,7 +32,7 @@ const rows: [string, Observation, Action][] = [
   ["new head after 2 failures: build attempt 3", obs({ attempts: { sha: A, failures: 2 } }, {}), { kind: "start-build", sha: A, attempt: 3 }],
   ["failures of an older commit do not count", obs({ attempts: { sha: B, failures: 2 } }, {}), { kind: "start-build", sha: A, attempt: 1 }],
   ["build running: await it", obs({}, { build: job("running") }), { kind: "await-build", sha: A, attempt: 1, job: job("running").name }],
-  ["build succeeded: record the digest", obs({}, { build: job("succeeded", { digest: DIGEST }) }), { kind: "record-build", sha: A, digest: DIGEST, job: job("running").name }],
+  ["build succeeded: record the digest", obs({}, { build: job("succeeded", { digest: DIGEST }) }), { kind: "record-build", sha: A, attempt: 1, digest: DIGEST, job: job("running").name, startedAt: undefined }],
   ["build succeeded without digest: a failed attempt", obs({}, { build: job("succeeded") }),
     { kind: "record-failure", sha: A, attempt: 1, message: "build Job succeeded but reported no image digest", setAside: false }],
   ["build failed, retries left", obs({}, { build: job("failed", { reason: "exit 1" }) }), { kind: "record-failure", sha: A, attempt: 1, message: "exit 1", setAside: false }],

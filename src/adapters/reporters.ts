@@ -1,0 +1,31 @@
+import type { Logger } from "../log.ts";
+import type { Reporter, Transition } from "../reconcile/ports.ts";
+
+/** How long one receiver may take before the pass goes on without waiting for it. */
+const REPORT_DEADLINE_MS = 10_000;
+
+/**
+ * Tells every configured receiver, at once and each on its own: one that fails or hangs is
+ * logged and left behind, never failing the pass (the deploy matters more than its report).
+ */
+export function allReporters(receivers: readonly (Reporter & { readonly name: string })[], log: Logger): Reporter {
+  return {
+    async report(transition: Transition) {
+      await Promise.all(receivers.map(async (receiver) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<"late">((resolve) => {
+          timer = setTimeout(() => resolve("late"), REPORT_DEADLINE_MS);
+          timer.unref();
+        });
+        try {
+          const result = await Promise.race([receiver.report(transition), late]);
+          if (result === "late") log.warn({ receiver: receiver.name, transition: transition.kind }, "A receiver did not answer in time; the pass goes on");
+        } catch (error) {
+          log.warn({ receiver: receiver.name, transition: transition.kind, err: error }, "Could not report a transition; the pass goes on");
+        } finally {
+          clearTimeout(timer);
+        }
+      }));
+    },
+  };
+}
