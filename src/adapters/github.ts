@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ConfigError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BranchHead, SourceHost } from "../reconcile/ports.ts";
+import { httpsTransport } from "./github-transport.ts";
 
 const GitHub = Octokit.plugin(retry, throttling);
 
@@ -47,6 +48,9 @@ export class GitHubSource implements SourceHost {
       log: { debug: () => {}, info: () => {}, warn: (m: string) => log.debug({ octokit: m }, "Octokit warning"), error: (m: string) => log.debug({ octokit: m }, "Octokit error") },
       retry: { retries: options.retries ?? 2 },
       throttle: { onRateLimit: onLimit("primary"), onSecondaryRateLimit: onLimit("secondary") },
+      // node:https instead of the global fetch (github-transport.ts says why). Octokit types it as
+      // `typeof fetch`; it reads only the parts of a Response the transport provides.
+      request: { fetch: httpsTransport() as unknown as typeof fetch },
     });
   }
 

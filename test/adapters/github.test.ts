@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { GitHubSource } from "../../src/adapters/github.ts";
 import { ConfigError, TransientError } from "../../src/errors.ts";
 import { strictServer } from "../support/strict-http.ts";
@@ -8,13 +8,19 @@ const SHA = "0123456789abcdef0123456789abcdef01234567";
 const PATH = "/repos/acme/shop/commits/main";
 let server: Awaited<ReturnType<typeof strictServer>>;
 
-beforeEach(async () => { server = await strictServer(); });
+// Octokit must go through the node:https transport (github-transport.ts), never the global fetch:
+// every test here fails if it does not.
+beforeEach(async () => {
+  server = await strictServer();
+  vi.stubGlobal("fetch", () => { throw new Error("the global fetch was used instead of the node:https transport"); });
+});
 afterEach(async () => {
+  vi.unstubAllGlobals();
   await server.close();
 });
 
-function github(token?: string) {
-  return new GitHubSource({ baseUrl: server.url, owner: "acme", repo: "shop", branch: "main", token, log: testLog(), retries: 0 });
+function github(token?: string, retries = 0) {
+  return new GitHubSource({ baseUrl: server.url, owner: "acme", repo: "shop", branch: "main", token, log: testLog(), retries });
 }
 
 describe("GitHub branch head", () => {
@@ -80,6 +86,25 @@ describe("GitHub branch head", () => {
     const started = Date.now();
     expect((await github().branchHead(undefined)).sha).toBe(SHA);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    server.verify();
+  });
+
+  it("a secondary rate limit answered to a conditional request is waited out, then the 304 still counts as unchanged", async () => {
+    const conditional = (r: { headers: Record<string, unknown> }) => expect(r.headers["if-none-match"]).toBe('"v1"');
+    server.expect(
+      { method: "GET", path: PATH, check: conditional, reply: { status: 403, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit" } } },
+      { method: "GET", path: PATH, check: conditional, reply: { status: 304, headers: { etag: '"v1"' } } },
+    );
+    expect(await github().branchHead({ sha: SHA, etag: '"v1"' })).toEqual({ sha: SHA, etag: '"v1"', notModified: true });
+    server.verify();
+  });
+
+  it("the retry plugin repeats a server error through the transport", async () => {
+    server.expect(
+      { method: "GET", path: PATH, reply: { status: 502, body: "bad gateway" } },
+      { method: "GET", path: PATH, reply: { status: 200, headers: { etag: '"v4"', "content-type": "application/vnd.github.sha" }, body: SHA } },
+    );
+    expect(await github(undefined, 1).branchHead(undefined)).toEqual({ sha: SHA, etag: '"v4"', notModified: false });
     server.verify();
   });
 
