@@ -21,6 +21,15 @@ export interface Config {
   readonly kanikoImage: string;
   readonly dockerfile: string;
   readonly buildContext: string;
+  /** Build arguments as given: values may hold {sha} and {branch}, replaced per build. */
+  readonly buildArgs: readonly { readonly name: string; readonly value: string }[];
+  readonly snapshotMode: "full" | "redo" | "time";
+  readonly buildCache: boolean;
+  readonly pushRetry: number;
+  readonly buildResources: {
+    readonly requests: { readonly cpu?: string; readonly memory?: string };
+    readonly limits: { readonly cpu?: string; readonly memory?: string };
+  };
   readonly imageRepositoryKey: string;
   readonly imageTagKey: string;
   readonly valuesFiles: readonly string[];
@@ -59,6 +68,9 @@ const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const relativePath = z.string().refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must stay inside the repository");
 const duration = z.string().regex(/^\d+(s|m|h)?$/).transform(toSeconds);
 const valuesKey = z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/);
+const cpu = z.string().regex(/^\d+(\.\d+)?m?$/);
+const memory = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$/);
+const buildArg = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=[^,]*$/, "each must be NAME=VALUE");
 
 const SCHEMAS: Record<SettingKey, z.ZodType> = {
   repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/),
@@ -79,6 +91,15 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   kanikoImage: z.string().regex(/^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)+(:[A-Za-z0-9._-]+)?(@sha256:[a-f0-9]{64})?$/),
   dockerfile: relativePath,
   buildContext: relativePath,
+  buildArgs: z.string().transform((s) => s.split(",").map((a) => a.trim()).filter(Boolean)).pipe(z.array(buildArg))
+    .transform((args) => args.map((a) => ({ name: a.slice(0, a.indexOf("=")), value: a.slice(a.indexOf("=") + 1) }))),
+  snapshotMode: z.enum(["full", "redo", "time"]),
+  buildCache: z.enum(["true", "false"]).transform((v) => v === "true"),
+  pushRetry: z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(0).max(10)),
+  buildCpuRequest: cpu,
+  buildMemoryRequest: memory,
+  buildCpuLimit: cpu,
+  buildMemoryLimit: memory,
   imageRepositoryKey: valuesKey,
   imageTagKey: valuesKey,
   valuesFiles: z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean)).pipe(z.array(relativePath)),
@@ -146,6 +167,10 @@ function detail(error: z.ZodError): string {
   return custom ? ` (${custom.message})` : "";
 }
 
+function defined<T extends object>(record: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(record).filter((e) => e[1] !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
 function toSeconds(text: string): number {
   const match = /^(\d+)(s|m|h)?$/.exec(text);
   const amount = Number(match?.[1] ?? Number.NaN);
@@ -177,6 +202,14 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     kanikoImage: get("kanikoImage"),
     dockerfile: get("dockerfile"),
     buildContext: get("buildContext"),
+    buildArgs: get<Config["buildArgs"] | undefined>("buildArgs") ?? [],
+    snapshotMode: get("snapshotMode"),
+    buildCache: get("buildCache"),
+    pushRetry: get("pushRetry"),
+    buildResources: {
+      requests: defined({ cpu: get<string | undefined>("buildCpuRequest"), memory: get<string | undefined>("buildMemoryRequest") }),
+      limits: defined({ cpu: get<string | undefined>("buildCpuLimit"), memory: get<string | undefined>("buildMemoryLimit") }),
+    },
     imageRepositoryKey: get("imageRepositoryKey"),
     imageTagKey: get("imageTagKey"),
     valuesFiles: get<string[] | undefined>("valuesFiles") ?? [],

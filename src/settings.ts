@@ -18,6 +18,8 @@ export type SettingKey =
   | "repo" | "branch" | "image" | "chartPath" | "release" | "cicdNamespace" | "deployNamespace"
   | "interval" | "maxRetries" | "gitToken" | "gitTokenSecret" | "registrySecret" | "registryInsecure"
   | "githubApiUrl" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext"
+  | "buildArgs" | "snapshotMode" | "buildCache" | "pushRetry"
+  | "buildCpuRequest" | "buildMemoryRequest" | "buildCpuLimit" | "buildMemoryLimit"
   | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "buildTimeout"
   | "stateConfigMap" | "leaseDuration" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel";
 
@@ -37,9 +39,17 @@ export const SETTINGS: readonly Setting[] = [
   { key: "registryInsecure", env: "REGISTRY_INSECURE", flag: "--registry-insecure", fallback: "false", form: "true to reach the registry over plain HTTP (in-cluster registries without TLS)" },
   { key: "githubApiUrl", env: "GITHUB_API_URL", flag: "--github-api-url", fallback: "https://api.github.com", form: "GitHub REST API base URL; GitHub Enterprise: https://HOST/api/v3" },
   { key: "gitUrl", env: "GIT_URL", flag: "--git-url", form: "clone URL of the repository (default https://github.com/REPO.git)" },
-  { key: "kanikoImage", env: "KANIKO_IMAGE", flag: "--kaniko-image", fallback: "gcr.io/kaniko-project/executor:v1.23.2", form: "Kaniko executor image" },
+  { key: "kanikoImage", env: "KANIKO_IMAGE", flag: "--kaniko-image", fallback: "ghcr.io/osscontainertools/kaniko:v1.28.5", form: "Kaniko executor image (default: the maintained osscontainertools fork, pinned)" },
   { key: "dockerfile", env: "DOCKERFILE", flag: "--dockerfile", fallback: "Dockerfile", form: "Dockerfile path relative to the build context" },
   { key: "buildContext", env: "BUILD_CONTEXT", flag: "--build-context", fallback: ".", form: "build context directory relative to the repository root" },
+  { key: "buildArgs", env: "BUILD_ARGS", flag: "--build-args", fallback: "REVISION={sha}", form: "comma-separated NAME=VALUE build arguments; {sha} and {branch} are replaced; never secrets (they are visible in the Job)" },
+  { key: "snapshotMode", env: "SNAPSHOT_MODE", flag: "--snapshot-mode", fallback: "full", form: "Kaniko's snapshot mode: full (file contents: correct images), redo or time (faster, may miss changes)" },
+  { key: "buildCache", env: "BUILD_CACHE", flag: "--build-cache", fallback: "true", form: "true to reuse and push layer cache in IMAGE/cache, false to build from scratch every time" },
+  { key: "pushRetry", env: "PUSH_RETRY", flag: "--push-retry", fallback: "2", form: "times Kaniko retries a failed push: an integer from 0 to 10" },
+  { key: "buildCpuRequest", env: "BUILD_CPU_REQUEST", flag: "--build-cpu-request", fallback: "250m", form: "CPU the build pod requests, e.g. 250m or 1" },
+  { key: "buildMemoryRequest", env: "BUILD_MEMORY_REQUEST", flag: "--build-memory-request", fallback: "512Mi", form: "memory the build pod requests, e.g. 512Mi or 2Gi" },
+  { key: "buildCpuLimit", env: "BUILD_CPU_LIMIT", flag: "--build-cpu-limit", form: "CPU limit of the build pod (none by default: a limit throttles builds)" },
+  { key: "buildMemoryLimit", env: "BUILD_MEMORY_LIMIT", flag: "--build-memory-limit", fallback: "2Gi", form: "memory limit of the build pod; a build that needs more is killed and reported as out of memory" },
   { key: "imageRepositoryKey", env: "IMAGE_REPOSITORY_KEY", flag: "--image-repository-key", fallback: "image.repository", form: "Helm values key that receives IMAGE" },
   { key: "imageTagKey", env: "IMAGE_TAG_KEY", flag: "--image-tag-key", fallback: "image.tag", form: "Helm values key that receives the commit SHA" },
   { key: "valuesFiles", env: "VALUES_FILES", flag: "--values", fallback: "", form: "comma-separated values files, relative to the repository root" },

@@ -9,12 +9,24 @@ type BuildConfig = Pick<
   Config,
   "release" | "image" | "branch" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext" | "buildTimeoutSeconds"
   | "cicdNamespace" | "registrySecret" | "gitToken" | "gitTokenSecret" | "registryInsecure"
+  | "buildArgs" | "snapshotMode" | "buildCache" | "pushRetry" | "buildResources"
 >;
 
 /** Kaniko's git context: git://host/path#refs/heads/<branch>#<sha>, cloned over HTTPS by Kaniko. */
 export function kanikoContext(gitUrl: string, branch: string, sha: string): string {
   const url = new URL(gitUrl);
   return `git://${url.host}${url.pathname}#refs/heads/${branch}#${sha}`;
+}
+
+/** A build argument's value for this build: {sha} and {branch} replaced. */
+export function expand(value: string, branch: string, sha: string): string {
+  return value.replaceAll("{sha}", sha).replaceAll("{branch}", branch);
+}
+
+/** The repository's web address for org.opencontainers.image.source: the clone URL without .git. */
+export function sourceUrl(gitUrl: string): string {
+  const url = new URL(gitUrl);
+  return `${url.protocol}//${url.host}${url.pathname.replace(/\.git$/, "")}`;
 }
 
 /** Where the build pushes: the immutable SHA tag, and the branch's moving alias. */
@@ -36,10 +48,14 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
     ...(config.buildContext !== "." ? [`--context-sub-path=${config.buildContext}`] : []),
     `--dockerfile=${config.dockerfile}`,
     ...buildDestinations(config, sha).map((destination) => `--destination=${destination}`),
+    ...config.buildArgs.map((arg) => `--build-arg=${arg.name}=${expand(arg.value, config.branch, sha)}`),
+    // Where an image came from, in the labels registries and scanners read.
+    `--label=org.opencontainers.image.revision=${sha}`,
+    `--label=org.opencontainers.image.source=${sourceUrl(config.gitUrl)}`,
     "--digest-file=/dev/termination-log",
-    "--cache=true",
-    `--cache-repo=${config.image}/cache`,
-    "--snapshot-mode=redo",
+    ...(config.buildCache ? ["--cache=true", `--cache-repo=${config.image}/cache`] : ["--cache=false"]),
+    `--snapshot-mode=${config.snapshotMode}`,
+    `--push-retry=${config.pushRetry}`,
     ...(config.registryInsecure ? ["--insecure", "--skip-tls-verify"] : []),
   ];
   // The token Secret is referenced only when the runner has a token itself: a public repository
@@ -81,6 +97,7 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
             // Kaniko runs as root to unpack layers (Pod Security `baseline`), never privileged. Privilege
             // escalation stays allowed: RUN steps of users' Dockerfiles may call setuid tools.
             securityContext: { privileged: false, seccompProfile: { type: "RuntimeDefault" } },
+            resources: config.buildResources,
             volumeMounts: dockerConfig ? [dockerConfig.mount] : [],
           }],
           volumes: dockerConfig ? [dockerConfig.volume] : [],

@@ -31,12 +31,34 @@ describe("Kaniko Job manifest", () => {
       "--dockerfile=Dockerfile",
       `--destination=registry.local:5000/acme/shop:${SHA}`,
       "--destination=registry.local:5000/acme/shop:feature-x-latest",
+      `--build-arg=REVISION=${SHA}`,
+      `--label=org.opencontainers.image.revision=${SHA}`,
+      "--label=org.opencontainers.image.source=https://github.com/acme/shop",
       "--digest-file=/dev/termination-log",
       "--cache=true",
       "--cache-repo=registry.local:5000/acme/shop/cache",
-      "--snapshot-mode=redo",
+      "--snapshot-mode=full",
+      "--push-retry=2",
     ]);
     expect(container?.terminationMessagePath).toBe("/dev/termination-log");
+    expect(container?.resources).toEqual({ requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "2Gi" } });
+  });
+
+  it("takes build arguments with {sha} and {branch}, the cache off, another snapshot mode and limits from the settings", () => {
+    const tuned = loadConfig({
+      REPO: "acme/shop", IMAGE: "r.local/acme/shop", CHART_PATH: "chart", RELEASE: "shop", BRANCH: "dev",
+      BUILD_ARGS: "REVISION={sha}, CHANNEL={branch},EMPTY=", BUILD_CACHE: "false", SNAPSHOT_MODE: "redo", PUSH_RETRY: "0",
+      BUILD_CPU_LIMIT: "2", BUILD_MEMORY_LIMIT: "4Gi", BUILD_MEMORY_REQUEST: "1Gi",
+    }, {});
+    const tunedContainer = kanikoJob(tuned, SHA, 1).spec?.template.spec?.containers[0];
+    expect(tunedContainer?.args).toEqual(expect.arrayContaining([`--build-arg=REVISION=${SHA}`, "--build-arg=CHANNEL=dev", "--build-arg=EMPTY=", "--cache=false", "--snapshot-mode=redo", "--push-retry=0"]));
+    expect(tunedContainer?.args?.some((a) => a.startsWith("--cache-repo"))).toBe(false);
+    expect(tunedContainer?.resources).toEqual({ requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "2", memory: "4Gi" } });
+  });
+
+  it("refuses malformed build settings, each named", () => {
+    expect(() => loadConfig({ REPO: "acme/shop", IMAGE: "r.local/acme/shop", CHART_PATH: "chart", RELEASE: "shop", BUILD_ARGS: "1BAD=x", SNAPSHOT_MODE: "fast", BUILD_MEMORY_LIMIT: "lots" }, {}))
+      .toThrow(expect.objectContaining({ problems: [expect.stringMatching(/^BUILD_ARGS="1BAD=x" is invalid/), expect.stringMatching(/^SNAPSHOT_MODE="fast" is invalid/), expect.stringMatching(/^BUILD_MEMORY_LIMIT="lots" is invalid/)] }));
   });
 
   it("leaves retries to us, has a deadline and a TTL", () => {
