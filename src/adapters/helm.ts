@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AttemptFailure, ConfigError, LeaseLost, TransientError } from "../errors.ts";
@@ -178,12 +178,15 @@ export class HelmReleases implements ReleaseManager {
 
   #target(): string[] {
     const o = this.#o;
-    return ["--namespace", o.namespace, ...(o.kubeconfig ? ["--kubeconfig", o.kubeconfig] : []), ...(o.context ? ["--kube-context", o.context] : [])];
+    const single = o.kubeconfig !== undefined && !o.kubeconfig.includes(delimiter);
+    return ["--namespace", o.namespace, ...(single ? ["--kubeconfig", o.kubeconfig ?? ""] : []), ...(o.context ? ["--kube-context", o.context] : [])];
   }
 
   #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000, terminate: readonly Termination[] = []): Promise<ExecResult> {
     this.#o.log.debug({ argv: [this.#o.bin, ...args] }, "Running helm");
-    return this.#o.exec(this.#o.bin, args, { timeoutMs, terminate });
+    // --kubeconfig takes one file; a list goes through KUBECONFIG, which helm merges like kubectl.
+    const list = this.#o.kubeconfig?.includes(delimiter) ? { KUBECONFIG: this.#o.kubeconfig } : undefined;
+    return this.#o.exec(this.#o.bin, args, { timeoutMs, terminate, ...(list ? { env: list } : {}) });
   }
 
   #failure(what: string, result: ExecResult): Error {

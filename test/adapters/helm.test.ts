@@ -62,6 +62,14 @@ describe("helm adapter", () => {
     tool.verify();
   });
 
+  it("a KUBECONFIG list goes to helm as its KUBECONFIG variable (its flag takes one file)", async () => {
+    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stdout: "{}" }], { kubeconfig: "/a:/b" });
+    await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN);
+    expect(tool.calls()[1]?.envKeys).toContain("KUBECONFIG");
+    expect(tool.calls()[1]?.argv).not.toContain("--kubeconfig");
+    tool.verify();
+  });
+
   it("a failed upgrade is a failed attempt with a short summary, secrets scrubbed", async () => {
     const stderr = "walk.go:75: found symbolic link\nError: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token tkn_must_not_leak_123)\n";
     const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }]);
