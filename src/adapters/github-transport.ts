@@ -16,7 +16,7 @@ export interface TransportOptions {
   readonly idleTimeoutMs?: number;
 }
 
-interface RequestInit {
+export interface RequestInit {
   readonly method?: string | undefined;
   readonly body?: unknown;
   readonly headers?: Record<string, string> | undefined;
@@ -63,7 +63,9 @@ export interface TransportResponse {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
-export function httpsTransport(options: TransportOptions = {}): (url: string, init?: RequestInit) => Promise<TransportResponse> {
+export type Transport = (url: string, init?: RequestInit) => Promise<TransportResponse>;
+
+export function httpsTransport(options: TransportOptions = {}): Transport {
   const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   return async function transport(url, init = {}) {
     let target = new URL(url);

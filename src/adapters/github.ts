@@ -5,7 +5,7 @@ import { z } from "zod";
 import { ConfigError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { BranchHead, SourceHost } from "../reconcile/ports.ts";
-import { httpsTransport } from "./github-transport.ts";
+import { httpsTransport, type Transport } from "./github-transport.ts";
 
 const GitHub = Octokit.plugin(retry, throttling);
 
@@ -23,6 +23,8 @@ export interface GitHubOptions {
   readonly log: Logger;
   /** Retries after a 5xx or network error (Octokit's retry plugin); tests set 0. */
   readonly retries?: number;
+  /** Carries Octokit's requests; node:https by default. The snapshot's warm-up answers in memory. */
+  readonly transport?: Transport;
 }
 
 /**
@@ -50,7 +52,7 @@ export class GitHubSource implements SourceHost {
       throttle: { onRateLimit: onLimit("primary"), onSecondaryRateLimit: onLimit("secondary") },
       // node:https instead of the global fetch (github-transport.ts says why). Octokit types it as
       // `typeof fetch`; it reads only the parts of a Response the transport provides.
-      request: { fetch: httpsTransport() as unknown as typeof fetch },
+      request: { fetch: (options.transport ?? httpsTransport()) as unknown as typeof fetch },
     });
   }
 
