@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { assembleReporting, type GitHubAppCredentials, REPORTING_SCHEMAS, type ReportingConfig, reportingProblems } from "./config-reporting.ts";
 import { ConfigError } from "./errors.ts";
 import { SETTINGS, optionName, type Setting, type SettingKey } from "./settings.ts";
 
@@ -42,6 +43,9 @@ export interface Config {
   readonly helmBin: string;
   readonly logFormat: "json" | "pretty" | "auto";
   readonly logLevel: "debug" | "info" | "warn" | "error";
+  /** Set: each run mints an installation token for REPO (gitToken is then undefined). */
+  readonly githubApp: GitHubAppCredentials | undefined;
+  readonly reporting: ReportingConfig;
   /** Settings this command does not need that were invalid, and so are left unused. */
   readonly warnings: readonly string[];
 }
@@ -61,7 +65,7 @@ export const REQUIRED: Record<Requirement, readonly SettingKey[]> = {
  */
 const OPTIONAL_FOR: Record<Requirement, readonly SettingKey[]> = {
   sync: [],
-  status: ["gitToken"],
+  status: ["gitToken", "githubAppId", "githubAppPrivateKey"],
 };
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -112,6 +116,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   helmBin: z.string().min(1),
   logFormat: z.enum(["json", "pretty", "auto"]),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
+  ...REPORTING_SCHEMAS,
 };
 
 /**
@@ -144,6 +149,7 @@ export function loadConfig(
   if (values.has("gitToken") && !values.has("gitTokenSecret") && requirement === "sync") {
     problems.push("GIT_TOKEN is set but GIT_TOKEN_SECRET is not: the build pod receives the token only by Secret reference; create one with `kubectl -n <CICD_NS> create secret generic git-token --from-literal=token=...` and set GIT_TOKEN_SECRET=git-token");
   }
+  problems.push(...reportingProblems(values, requirement));
   if (problems.length > 0) {
     throw new ConfigError(`${problems.length} configuration problem${problems.length > 1 ? "s" : ""}`, "fix the settings listed above; `ci-runner help settings` lists every setting with its variable, flag and default", problems);
   }
@@ -222,5 +228,6 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     helmBin: get("helmBin"),
     logFormat: get("logFormat"),
     logLevel: get("logLevel"),
+    ...assembleReporting(values, get("deployNamespace"), release),
   };
 }

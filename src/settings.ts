@@ -21,7 +21,9 @@ export type SettingKey =
   | "buildArgs" | "snapshotMode" | "buildCache" | "pushRetry"
   | "buildCpuRequest" | "buildMemoryRequest" | "buildCpuLimit" | "buildMemoryLimit"
   | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "buildTimeout"
-  | "stateConfigMap" | "leaseDuration" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel";
+  | "stateConfigMap" | "leaseDuration" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel"
+  | "githubAppId" | "githubAppPrivateKey" | "githubDeployments" | "githubEnvironment" | "githubEnvironmentUrl"
+  | "kubeEvents" | "webhookUrl" | "webhookFormat" | "pushgatewayUrl";
 
 export const SETTINGS: readonly Setting[] = [
   { key: "repo", env: "REPO", flag: "--repo", form: "GitHub repository as owner/name, e.g. acme/shop" },
@@ -62,6 +64,16 @@ export const SETTINGS: readonly Setting[] = [
   { key: "helmBin", env: "HELM_BIN", flag: "--helm", fallback: "helm", form: "helm executable (Helm 3 or 4)" },
   { key: "logFormat", env: "LOG_FORMAT", flag: "--log-format", fallback: "auto", form: "json, pretty, or auto (pretty on a terminal)" },
   { key: "logLevel", env: "LOG_LEVEL", flag: "--log-level", fallback: "info", form: "debug, info, warn or error" },
+  // Reporting and GitHub App credentials: each receiver is off unless configured.
+  { key: "githubAppId", env: "GITHUB_APP_ID", flag: "--github-app-id", form: "GitHub App id: with GITHUB_APP_PRIVATE_KEY, each run mints an installation token for REPO instead of using GIT_TOKEN" },
+  { key: "githubAppPrivateKey", env: "GITHUB_APP_PRIVATE_KEY", secret: true, form: "the GitHub App's private key, PEM (environment only, from a Secret)" },
+  { key: "githubDeployments", env: "GITHUB_DEPLOYMENTS", flag: "--github-deployments", fallback: "false", form: "true to record each attempt as a GitHub Deployment with statuses (a commit status when the token may not create deployments)" },
+  { key: "githubEnvironment", env: "GITHUB_ENVIRONMENT", flag: "--github-environment", form: "GitHub environment of the deployments (default DEPLOY_NS/RELEASE)" },
+  { key: "githubEnvironmentUrl", env: "GITHUB_ENVIRONMENT_URL", flag: "--github-environment-url", form: "http(s) URL of the running application, shown on a successful deployment" },
+  { key: "kubeEvents", env: "KUBE_EVENTS", flag: "--kube-events", fallback: "false", form: "true to record each transition as a Kubernetes Event on the state ConfigMap" },
+  { key: "webhookUrl", env: "WEBHOOK_URL", secret: true, form: "http(s) URL that receives a notification on deployed, failed, rolled back and set aside (environment only, from a Secret)" },
+  { key: "webhookFormat", env: "WEBHOOK_FORMAT", flag: "--webhook-format", fallback: "json", form: "json (ci-runner's document) or slack (an incoming-webhook message)" },
+  { key: "pushgatewayUrl", env: "PUSHGATEWAY_URL", flag: "--pushgateway-url", form: "Prometheus Pushgateway base URL, e.g. http://pushgateway.monitoring:9091; metrics are pushed per release" },
 ];
 
 /** commander's camel-cased option name for a flag, e.g. --cicd-ns -> cicdNs. */
