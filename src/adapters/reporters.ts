@@ -1,6 +1,9 @@
 import type { Logger } from "../log.ts";
 import type { Reporter, Transition } from "../reconcile/ports.ts";
 
+/** A receiver, named in the warning when it fails. */
+export type NamedReporter = Reporter & { readonly name: string };
+
 /** How long one receiver may take before the pass goes on without waiting for it. */
 const REPORT_DEADLINE_MS = 10_000;
 
@@ -8,7 +11,7 @@ const REPORT_DEADLINE_MS = 10_000;
  * Tells every configured receiver, at once and each on its own: one that fails or hangs is
  * logged and left behind, never failing the pass (the deploy matters more than its report).
  */
-export function allReporters(receivers: readonly (Reporter & { readonly name: string })[], log: Logger): Reporter {
+export function allReporters(receivers: readonly NamedReporter[], log: Logger): Reporter {
   return {
     async report(transition: Transition) {
       await Promise.all(receivers.map(async (receiver) => {
@@ -21,7 +24,9 @@ export function allReporters(receivers: readonly (Reporter & { readonly name: st
           const result = await Promise.race([receiver.report(transition), late]);
           if (result === "late") log.warn({ receiver: receiver.name, transition: transition.kind }, "A receiver did not answer in time; the pass goes on");
         } catch (error) {
-          log.warn({ receiver: receiver.name, transition: transition.kind, err: error }, "Could not report a transition; the pass goes on");
+          // The error's one line, like every other warning: adapters throw translated errors naming
+          // what they tried (and, when refused, the permission), never a raw response.
+          log.warn({ receiver: receiver.name, transition: transition.kind, error: error instanceof Error ? error.message : String(error) }, "Could not report a transition; the pass goes on");
         } finally {
           clearTimeout(timer);
         }
