@@ -40,7 +40,7 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real node
     const seconds = (Date.now() - started) / 1000;
     // Kept in the run folder: the log is what to read first when a real build fails.
     writeFileSync(join(world.root, `sync-${app.name}.log`), sync.stderr);
-    expect(sync.code, `ci-runner sync --once exited ${sync.code}:\n${sync.stderr}`).toBe(0);
+    expect(sync.code, `ci-runner sync --once exited ${sync.code}:\n${sync.stderr}${sync.stdout}`).toBe(0);
     const at = (msg: string) => Date.parse(String(sync.logs.find((l) => l.msg === msg)?.time));
     const build = (at("Build Job finished") - at("Created build Job")) / 1000;
     const deploy = (at("Deployed release and recorded it") - at("Deploying release")) / 1000;

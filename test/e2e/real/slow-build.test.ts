@@ -21,7 +21,7 @@ describe.skipIf("skip" in real)("a build that runs longer than a minute", () => 
     const sha = app.commit({ Dockerfile: `FROM ${base}\nARG REVISION\nRUN sleep 70 && echo $REVISION > /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n` });
     const sync = await world.run(["sync", "--once"], app.env("helm4"));
     writeFileSync(join(world.root, `sync-${app.name}.log`), sync.stderr);
-    expect(sync.code, `ci-runner sync --once exited ${sync.code}:\n${sync.stderr}`).toBe(0);
+    expect(sync.code, `ci-runner sync --once exited ${sync.code}:\n${sync.stderr}${sync.stdout}`).toBe(0);
     const state = await world.get<{ metadata: { annotations?: Record<string, string> } }>(`/api/v1/namespaces/cicd/configmaps/ci-runner-${app.name}`);
     expect(state?.metadata.annotations?.["ci-runner.dev/deployed-sha"]).toBe(sha);
   });
