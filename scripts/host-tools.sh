@@ -2,6 +2,7 @@
 # What the real-cluster tests, the real-node tests and the demo need besides npm packages, on Debian:
 #   git (and its http-backend), openssl (throwaway PKI), unzip (Helm/kubectl from npm packages),
 #   apache2-utils (htpasswd) and docker-registry (a real registry); time and curl for `npm run bench`;
+#   prometheus-pushgateway (the real Pushgateway the metrics are pushed to in the e2e tests);
 #   containerd, runc, containernetworking-plugins, buildah, skopeo, busybox-static, iptables and
 #   iproute2 for the real node (container runtime, bridge network, local images).
 # Go is checked, not installed (Debian's is too old): the version tools/k8s-testenv/go.mod names.
@@ -17,7 +18,7 @@ mode=${1:-install}
 # package:probe, the probe being a command on PATH or an absolute path that the package installs.
 PACKAGES=(
   git:git openssl:openssl unzip:unzip apache2-utils:htpasswd docker-registry:docker-registry
-  curl:curl time:/usr/bin/time
+  curl:curl time:/usr/bin/time prometheus-pushgateway:prometheus-pushgateway
   containerd:containerd runc:runc containernetworking-plugins:/usr/lib/cni/bridge buildah:buildah
   skopeo:skopeo busybox-static:/bin/busybox iptables:iptables iproute2:ip
 )
