@@ -14,7 +14,8 @@ export default defineConfig({
         test: {
           // One real control plane per run, shared by the scenario files, which run one at a time.
           name: "e2e",
-          include: ["test/e2e/**/*.test.ts"],
+          // test/image builds the Dockerfile with buildah and runs the image (root only).
+          include: ["test/e2e/**/*.test.ts", "test/image/**/*.test.ts"],
           exclude: ["test/e2e/real/**"],
           globalSetup: ["test/e2e/global-setup.ts"],
           fileParallelism: false,
