@@ -3,6 +3,7 @@ import { runDoctor } from "./commands/doctor.ts";
 import { doctorChecks } from "./commands/doctor-checks.ts";
 import { runPlan } from "./commands/plan.ts";
 import type { DataFormat } from "./commands/render.ts";
+import { runApprove } from "./commands/approve.ts";
 import { runRetry } from "./commands/retry.ts";
 import { settingsHelp } from "./commands/settings.ts";
 import { runStatus, type StatusFormat } from "./commands/status.ts";
@@ -120,6 +121,19 @@ Examples:
   $ ci-runner retry 3f2a9c1 --release shop`)
     .action((sha: string | undefined, opts: Record<string, unknown>) => withConfig("status", opts, (config, log) =>
       runRetry(runtime(config, log).ports.state, sha, out)));
+
+  addSettings(program.command("approve"))
+    .description("approve a commit for deployment (REQUIRE_APPROVAL): records it with who approved it and when")
+    .argument("<sha>", "the commit: full, or abbreviated when it is the branch head")
+    .addHelpText("after", `
+Examples:
+  $ ci-runner approve 3f2a9c1 --release shop --repo acme/shop
+  $ kubectl -n cicd annotate configmap ci-runner-shop ci-runner.dev/approved-sha=<full sha>   # the same, by hand`)
+    .action((sha: string, opts: Record<string, unknown>) => withConfig("status", opts, (config, log) => {
+      const rt = runtime(config, log);
+      const source = config.repo.owner ? rt.ports.source : undefined;
+      return runApprove({ state: rt.ports.state, source, identity: rt.identity, clock: rt.ports.clock }, sha, out);
+    }));
 
   program.command("settings")
     .description("list every setting: environment variable, flag, default and the form expected")

@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { assembleReporting, type GitHubAppCredentials, REPORTING_SCHEMAS, type ReportingConfig, reportingProblems } from "./config-reporting.ts";
+import { assembleGates, GATE_SCHEMAS } from "./config-gates.ts";
 import { ConfigError } from "./errors.ts";
+import type { GatePolicy } from "./reconcile/types.ts";
 import { SETTINGS, optionName, type Setting, type SettingKey } from "./settings.ts";
 
 export interface Config {
@@ -46,6 +48,8 @@ export interface Config {
   /** Set: each run mints an installation token for REPO (gitToken is then undefined). */
   readonly githubApp: GitHubAppCredentials | undefined;
   readonly reporting: ReportingConfig;
+  /** What a new head must pass before it is built and deployed. */
+  readonly gates: GatePolicy;
   /** Settings this command does not need that were invalid, and so are left unused. */
   readonly warnings: readonly string[];
 }
@@ -117,6 +121,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   logFormat: z.enum(["json", "pretty", "auto"]),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   ...REPORTING_SCHEMAS,
+  ...GATE_SCHEMAS,
 };
 
 /**
@@ -229,5 +234,6 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     logFormat: get("logFormat"),
     logLevel: get("logLevel"),
     ...assembleReporting(values, get("deployNamespace"), release),
+    ...assembleGates(values, get("chartPath"), get<string[] | undefined>("valuesFiles") ?? []),
   };
 }

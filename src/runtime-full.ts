@@ -1,10 +1,11 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { AuthenticationV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { GitChartSource } from "./adapters/chart-source.ts";
 import { checkBuildNamespace } from "./adapters/build-namespace.ts";
 import { createExec } from "./adapters/exec.ts";
 import { HelmReleases } from "./adapters/helm.ts";
+import { ApiServerIdentity, type Identity } from "./adapters/identity.ts";
 import { KanikoBuilds } from "./adapters/kaniko.ts";
 import { loadKubeConfig } from "./adapters/kube.ts";
 import { apiClient, requestDeadlineMs } from "./adapters/kube-client.ts";
@@ -16,17 +17,18 @@ import { ConfigMapStateStore } from "./adapters/state-store.ts";
 import type { Config } from "./config.ts";
 import type { Logger, Secrets } from "./log.ts";
 import { describePermission, requiredPermissions } from "./permissions.ts";
-import type { Ports, SourceHost } from "./reconcile/ports.ts";
+import type { GateSource, Ports, SourceHost } from "./reconcile/ports.ts";
 import { childEnv, type Env, type Preflight } from "./runtime.ts";
 
 /** The adapters that need the Kubernetes client, loaded only when a tick has work to do. */
 export interface FullRuntime {
   readonly ports: Ports;
   readonly preflight: Preflight;
+  readonly identity: Identity;
 }
 
 /** Builds the real adapters for one process. Nothing here talks to the network yet. */
-export function createFullRuntime(config: Config, env: Env, log: Logger, secrets: Secrets, source: SourceHost): FullRuntime {
+export function createFullRuntime(config: Config, env: Env, log: Logger, secrets: Secrets, source: SourceHost, gates: GateSource): FullRuntime {
   const kc = loadKubeConfig({
     kubeconfig: config.kubeconfig,
     context: config.context,
@@ -50,6 +52,7 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
   const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log });
   const ports: Ports = {
     source,
+    gates,
     state,
     builds: new KanikoBuilds({ kc, batch, core, log, config }),
     registry,
@@ -66,5 +69,6 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
       buildNamespace: () => checkBuildNamespace(core, config.cicdNamespace, config.stateConfigMap),
       missingPermissions: (permissions) => missingPermissions(authorization, permissions),
     },
+    identity: new ApiServerIdentity(apiClient(kc, AuthenticationV1Api, deadline), kc),
   };
 }

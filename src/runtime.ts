@@ -1,6 +1,8 @@
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { GitHubSource } from "./adapters/github.ts";
+import { GitHubGates } from "./adapters/github-gates.ts";
+import type { Identity } from "./adapters/identity.ts";
 import { readStateLite, staticAccess } from "./adapters/kube-lite.ts";
 import type { Config } from "./config.ts";
 import type { Logger, Secrets } from "./log.ts";
@@ -34,6 +36,8 @@ export interface Runtime {
   readonly ports: Ports;
   readonly pass: PassContext;
   readonly preflight: Preflight;
+  /** Who runs this command, as the API server sees it (recorded with an approval). */
+  readonly identity: Identity;
 }
 
 /**
@@ -43,8 +47,10 @@ export interface Runtime {
  */
 export function createRuntime(config: Config, env: Env, log: Logger, secrets: Secrets): Runtime {
   const source = new GitHubSource({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, branch: config.branch, token: config.gitToken, log });
+  // Asked only for a head that needs work and only by a configured gate: never on the idle tick.
+  const gates = new GitHubGates({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, token: config.gitToken, log });
   let loaded: Promise<FullRuntime> | undefined;
-  const full = () => (loaded ??= import("./runtime-full.ts").then((m) => m.createFullRuntime(config, env, log, secrets, source)));
+  const full = () => (loaded ??= import("./runtime-full.ts").then((m) => m.createFullRuntime(config, env, log, secrets, source, gates)));
   const access = staticAccess({
     kubeconfig: config.kubeconfig, context: config.context, inCluster: env.KUBERNETES_SERVICE_HOST !== undefined,
     defaultKubeconfig: join(env.HOME ?? homedir(), ".kube", "config"),
@@ -53,6 +59,7 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
   if (access?.token) secrets.add(access.token);
   const ports: Ports = {
     source,
+    gates,
     state: {
       read: async () => (access && (await readStateLite(access, config.cicdNamespace, config.stateConfigMap))) || (await full()).ports.state.read(),
       write: async (next, rv) => (await full()).ports.state.write(next, rv),
@@ -88,6 +95,7 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
       buildNamespace: async () => (await full()).preflight.buildNamespace(),
       missingPermissions: async (permissions) => (await full()).preflight.missingPermissions(permissions),
     },
-    pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: config.leaseSeconds, helmTimeoutSeconds: config.helmTimeoutSeconds, valuesFiles: config.valuesFiles },
+    identity: { whoAmI: async () => (await full()).identity.whoAmI() },
+    pass: { ports, log, holder, maxRetries: config.maxRetries, leaseSeconds: config.leaseSeconds, helmTimeoutSeconds: config.helmTimeoutSeconds, valuesFiles: config.valuesFiles, policy: config.gates },
   };
 }

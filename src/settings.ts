@@ -23,7 +23,8 @@ export type SettingKey =
   | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "buildTimeout"
   | "stateConfigMap" | "leaseDuration" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel"
   | "githubAppId" | "githubAppPrivateKey" | "githubDeployments" | "githubEnvironment" | "githubEnvironmentUrl"
-  | "kubeEvents" | "webhookUrl" | "webhookFormat" | "pushgatewayUrl";
+  | "kubeEvents" | "webhookUrl" | "webhookFormat" | "pushgatewayUrl"
+  | "skipMarkers" | "skipAuthors" | "buildPaths" | "requiredChecks" | "requireApproval" | "freezeWindows";
 
 export const SETTINGS: readonly Setting[] = [
   { key: "repo", env: "REPO", flag: "--repo", form: "GitHub repository as owner/name, e.g. acme/shop" },
@@ -64,6 +65,13 @@ export const SETTINGS: readonly Setting[] = [
   { key: "helmBin", env: "HELM_BIN", flag: "--helm", fallback: "helm", form: "helm executable (Helm 3 or 4)" },
   { key: "logFormat", env: "LOG_FORMAT", flag: "--log-format", fallback: "auto", form: "json, pretty, or auto (pretty on a terminal)" },
   { key: "logLevel", env: "LOG_LEVEL", flag: "--log-level", fallback: "info", form: "debug, info, warn or error" },
+  // Gates: what is worth building and deploying; each is off (and costs nothing) unless configured.
+  { key: "skipMarkers", env: "SKIP_MARKERS", flag: "--skip-markers", fallback: "false", form: "true to record a head whose message carries [skip ci], [ci skip] or [skip deploy] as seen, without building it (one more GitHub request per new head)" },
+  { key: "skipAuthors", env: "SKIP_AUTHORS", flag: "--skip-authors", form: "comma-separated commit author names or emails, e.g. renovate[bot], whose head commits are recorded as seen, not built" },
+  { key: "buildPaths", env: "BUILD_PATHS", flag: "--build-paths", form: "comma-separated files or directories whose change needs a new image; a change to CHART_PATH or VALUES_FILES alone redeploys the image already running, any other is recorded as seen (unset: every commit is built)" },
+  { key: "requiredChecks", env: "REQUIRED_CHECKS", flag: "--required-checks", form: "all, or comma-separated names of check runs and commit statuses that must be green before a head is built; a red one sets it aside (unset: no wait)" },
+  { key: "requireApproval", env: "REQUIRE_APPROVAL", flag: "--require-approval", fallback: "false", form: "true to hold each new head until `ci-runner approve <sha>` (or the annotation ci-runner.dev/approved-sha) approves it" },
+  { key: "freezeWindows", env: "FREEZE_WINDOWS", flag: "--freeze-windows", form: "deploy freeze windows separated by ';': five cron fields, a duration (m/h/d) and an IANA time zone (default UTC), e.g. '0 17 * * FRI 63h Europe/Berlin'" },
   // Reporting and GitHub App credentials: each receiver is off unless configured.
   { key: "githubAppId", env: "GITHUB_APP_ID", flag: "--github-app-id", form: "GitHub App id: with GITHUB_APP_PRIVATE_KEY, each run mints an installation token for REPO instead of using GIT_TOKEN" },
   { key: "githubAppPrivateKey", env: "GITHUB_APP_PRIVATE_KEY", secret: true, form: "the GitHub App's private key, PEM (environment only, from a Secret)" },

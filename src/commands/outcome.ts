@@ -9,6 +9,8 @@ export function exitCodeOf(outcome: PassOutcome): ExitCode {
     case "lease-busy":
     case "release-busy":
     case "planned":
+    case "skipped":
+    case "waiting":
       return EXIT_CODES.ok;
     case "attempt-failed":
       return EXIT_CODES.transient;

@@ -25,6 +25,9 @@ export async function runPlan(config: Config, runtime: Runtime, format: DataForm
 
 async function describe(config: Config, runtime: Runtime, action: Action): Promise<Record<string, unknown>> {
   const plan: Record<string, unknown> = { action };
+  // Which gate holds the head, refuses it, or finds it not worth building.
+  if (action.kind === "hold" || action.kind === "set-aside") plan.gate = action.gate;
+  if (action.kind === "record-seen") plan.gate = "skip";
   if (action.kind === "start-build") {
     plan.images = buildDestinations(config, action.sha);
     plan.buildJob = kanikoJob(config, action.sha, action.attempt);
@@ -32,7 +35,9 @@ async function describe(config: Config, runtime: Runtime, action: Action): Promi
   if (action.kind === "start-build" || action.kind === "await-build" || action.kind === "record-build" || action.kind === "deploy") {
     const chartDir = `<checkout of ${config.chartPath} at ${action.sha.slice(0, 12)}>`;
     const valuesFiles = config.valuesFiles.map((f) => `<checkout>/${f}`);
-    plan.helm = await runtime.ports.releases.deployArgv({ sha: action.sha, chartDir, valuesFiles });
+    // A chart-only change is deployed with the image the release already runs.
+    const imageSha = action.kind === "deploy" ? (action.imageSha ?? action.sha) : action.sha;
+    plan.helm = await runtime.ports.releases.deployArgv({ sha: imageSha, chartDir, valuesFiles });
   }
   return plan;
 }

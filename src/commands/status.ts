@@ -1,8 +1,10 @@
 import type { Config } from "../config.ts";
 import type { ExitCode } from "../errors.ts";
+import { decideGates, headNeedsWork } from "../reconcile/decide.ts";
 import { viewLease } from "../reconcile/lease.ts";
+import { observeGates } from "../reconcile/observe-gates.ts";
 import type { Ports } from "../reconcile/ports.ts";
-import type { StateSnapshot } from "../reconcile/types.ts";
+import type { RunnerState, StateSnapshot } from "../reconcile/types.ts";
 import { render } from "./render.ts";
 
 export type StatusFormat = "table" | "json" | "yaml";
@@ -14,12 +16,17 @@ export interface StatusReport {
   readonly head: { sha: string; deployed: boolean } | { error: string };
   readonly building: { job: string; sha: string; attempt: number; startedAt: string | null }[] | { error: string };
   readonly setAside: { sha: string; reason: string; attempts: number } | null;
+  /** What the gates do with the head now: hold it (and until when), record it as seen, set it aside. */
+  readonly gate: { sha: string; action: "hold" | "record-seen" | "set-aside"; gate: string; reason: string; until: string | null } | null | { error: string };
+  /** The last head recorded as seen and not built, and why. */
+  readonly skipped: { sha: string; reason: string } | null;
+  readonly approved: { sha: string; by: string | null; at: string | null } | null;
   readonly lastError: { sha: string; message: string; at: string } | null;
   readonly lease: { holder: string; expiresAt: string } | null;
   readonly warnings: readonly string[];
 }
 
-type StatusPorts = Pick<Ports, "state" | "source" | "builds" | "releases" | "clock">;
+type StatusPorts = Pick<Ports, "state" | "source" | "gates" | "builds" | "releases" | "clock">;
 
 /** Gathers what is deployed and what is going on; parts that cannot be reached say why. */
 export async function gatherStatus(config: Config, ports: StatusPorts): Promise<StatusReport> {
@@ -30,17 +37,21 @@ export async function gatherStatus(config: Config, ports: StatusPorts): Promise<
     ports.source.branchHead(state.head).then((h) => ({ sha: h.sha, deployed: h.sha === state.deployed?.sha }), failed),
     ports.builds.inFlight().then((jobs) => jobs.map((j) => ({ job: j.name, sha: j.sha, attempt: j.attempt, startedAt: j.startedAt ?? null })), failed),
   ]);
+  const gate = "error" in head ? null : await gateOf(config, ports, head.sha, state).catch(failed);
   const lease = viewLease(state, "", ports.clock.now());
   const failures = state.attempts && state.setAside && state.attempts.sha === state.setAside.sha ? state.attempts.failures : 0;
   return {
     target: { repo: `${config.repo.owner}/${config.repo.name}`, branch: config.branch, release: config.release, namespace: config.deployNamespace, state: `${config.cicdNamespace}/${config.stateConfigMap}` },
     deployed: state.deployed
-      ? { sha: state.deployed.sha, at: state.deployed.at, image: `${config.image}:${state.deployed.sha}`, digest: state.deployed.digest ?? null, revision: state.deployed.revision ?? null }
+      ? { sha: state.deployed.sha, at: state.deployed.at, image: `${config.image}:${state.deployed.imageSha ?? state.deployed.sha}`, digest: state.deployed.digest ?? null, revision: state.deployed.revision ?? null }
       : null,
     release,
     head,
     building,
     setAside: state.setAside ? { ...state.setAside, attempts: failures } : null,
+    gate,
+    skipped: state.seen ?? null,
+    approved: state.approved ? { sha: state.approved.sha, by: state.approved.by ?? null, at: state.approved.at ?? null } : null,
     lastError: state.lastError ?? null,
     lease: lease.kind === "busy" ? { holder: lease.lease.holder, expiresAt: lease.lease.expiresAt } : null,
     warnings: [...config.warnings, ...snapshot.warnings],
@@ -53,12 +64,36 @@ export async function runStatus(config: Config, ports: StatusPorts, format: Stat
   return 0;
 }
 
+/** The gates' verdict on a head that needs work, as the next pass would reach it (the same pure rules). */
+async function gateOf(config: Config, ports: StatusPorts, head: string, state: RunnerState): Promise<StatusReport["gate"]> {
+  if (!headNeedsWork(head, state)) return null;
+  const gates = await observeGates(ports.gates, config.gates, head, state);
+  const now = ports.clock.now().toISOString();
+  const action = decideGates({ head, state, maxRetries: config.maxRetries, now, helmTimeoutSeconds: config.helmTimeoutSeconds, policy: config.gates, gates });
+  switch (action?.kind) {
+    case "hold":
+      return { sha: head, action: "hold", gate: action.gate, reason: action.reason, until: action.until ?? null };
+    case "record-seen":
+      return { sha: head, action: "record-seen", gate: "skip", reason: action.reason, until: null };
+    case "set-aside":
+      return { sha: head, action: "set-aside", gate: action.gate, reason: action.reason, until: null };
+    default:
+      return null;
+  }
+}
+
 function failed(error: unknown): { error: string } {
   return { error: error instanceof Error ? error.message : String(error) };
 }
 
 function short(sha: string): string {
   return sha.slice(0, 12);
+}
+
+function gateLine(g: Exclude<StatusReport["gate"], null | { error: string }>): string {
+  if (g.action === "hold") return `${short(g.sha)} held by ${g.gate}${g.until ? ` until ${g.until}` : ""}: ${g.reason}`;
+  if (g.action === "record-seen") return `${short(g.sha)} is not worth building (the next pass records it as seen): ${g.reason}`;
+  return `${short(g.sha)} refused by ${g.gate} (the next pass sets it aside): ${g.reason}`;
 }
 
 export function renderTable(r: StatusReport): string {
@@ -70,6 +105,9 @@ export function renderTable(r: StatusReport): string {
     ["Branch head", "error" in r.head ? `unavailable: ${r.head.error}` : `${short(r.head.sha)}${r.head.deployed ? " (deployed)" : " (not deployed yet)"}`],
     ["Building", "error" in r.building ? `unavailable: ${r.building.error}` : r.building.length === 0 ? "nothing" : r.building.map((b) => `${b.job} (attempt ${b.attempt})`).join(", ")],
     ["Set aside", r.setAside ? `${short(r.setAside.sha)} after ${r.setAside.attempts} failed attempts: ${r.setAside.reason}` : "nothing"],
+    ["Gate", r.gate === null ? "nothing holds the head" : "error" in r.gate ? `unavailable: ${r.gate.error}` : gateLine(r.gate)],
+    ["Skipped", r.skipped ? `${short(r.skipped.sha)}: ${r.skipped.reason}` : "nothing"],
+    ["Approved", r.approved ? `${short(r.approved.sha)} by ${r.approved.by ?? "(unknown: set by hand)"}${r.approved.at ? ` at ${r.approved.at}` : ""}` : "nothing"],
     ["Last error", r.lastError ? `${short(r.lastError.sha)} at ${r.lastError.at}: ${r.lastError.message}` : "none"],
     ["Lease", r.lease ? `held by ${r.lease.holder} until ${r.lease.expiresAt}` : "free"],
     ["State", r.target.state],

@@ -13,7 +13,7 @@ export interface ActContext {
   readonly valuesFiles: readonly string[];
 }
 
-type WorkAction = Exclude<Action, { kind: "up-to-date" } | { kind: "skip-set-aside" } | { kind: "release-busy" }>;
+type WorkAction = Exclude<Action, { kind: "up-to-date" } | { kind: "skip-set-aside" } | { kind: "release-busy" } | { kind: "skipped" } | { kind: "hold" }>;
 
 /** Makes a switch exhaustive: an action kind without a handler does not compile. */
 export function assertNever(value: never): never {
@@ -74,6 +74,19 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
     }
     case "deploy":
       return deploy(ctx, action);
+    case "record-seen": {
+      await leased.update((s) => ({ ...s, seen: { sha: action.sha, reason: action.reason } }));
+      // Killed before this write: the next tick asks the gates again and records the same.
+      log.info({ sha: action.sha, reason: action.reason }, "Recorded head commit as seen; not building it");
+      return { kind: "skipped", sha: action.sha, reason: action.reason };
+    }
+    case "set-aside": {
+      const at = ports.clock.now().toISOString();
+      await leased.update((s) => ({ ...s, setAside: { sha: action.sha, reason: action.reason }, lastError: { sha: action.sha, message: action.reason, at } }));
+      // Killed before this write: the next tick finds the same red check and sets it aside then.
+      log.error({ sha: action.sha, gate: action.gate, reason: action.reason }, "Set commit aside: a gate refused it");
+      return { kind: "set-aside", sha: action.sha, reason: action.reason };
+    }
     default:
       return assertNever(action);
   }
@@ -83,15 +96,17 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
   const { ports, leased, log } = ctx;
   let revision: number | undefined;
   const started = ports.clock.now();
+  // The image tag: the head's own image, or for a chart-only change the one the release runs.
+  const imageSha = action.imageSha ?? action.sha;
   await ports.reporter.report({ kind: "deploy-started", sha: action.sha, attempt: action.attempt, digest: action.digest });
   try {
     // Inside the attempt: a commit without a chart (or with a chart we refuse) is this commit's
     // failure, counted like a failed build, never a transient error repeated on every tick.
     const checkout = await ports.charts.checkout(action.sha);
     try {
-      log.info({ sha: action.sha, attempt: action.attempt }, "Deploying release");
+      log.info({ sha: action.sha, attempt: action.attempt, imageSha }, "Deploying release");
       const valuesFiles = ctx.valuesFiles.map((file) => join(checkout.root, file));
-      ({ revision } = await ports.releases.deploy({ sha: action.sha, chartDir: checkout.chartDir, valuesFiles }, leased.fence));
+      ({ revision } = await ports.releases.deploy({ sha: imageSha, chartDir: checkout.chartDir, valuesFiles }, leased.fence));
     } finally {
       await checkout.dispose();
     }
@@ -102,8 +117,10 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
     return recordFailure(ctx, action.sha, action.attempt, error.message, action.lastAttempt, "deploy");
   }
   // Killed here, after helm and before the record: the next tick sees the release deployed with
-  // this SHA as its image tag and records it (record-deployed) without running helm again.
-  await leased.update((s) => deployed(s, action.sha, action.digest, revision, ports.clock.now()));
+  // this SHA as its image tag and records it (record-deployed) without running helm again. For a
+  // chart-only change the tag is the earlier commit's, so the next tick deploys the same chart and
+  // image once more (one extra revision, nothing rebuilt).
+  await leased.update((s) => deployed(s, action.sha, action.digest, revision, ports.clock.now(), imageSha));
   log.info({ sha: action.sha, revision, digest: action.digest }, "Deployed release and recorded it");
   const seconds = secondsSince(started.toISOString(), ports.clock.now());
   await ports.reporter.report({ kind: "deployed", sha: action.sha, attempt: action.attempt, revision, digest: action.digest, seconds });
@@ -135,8 +152,8 @@ function secondsSince(iso: string, now: Date): number | undefined {
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
-function deployed(s: RunnerState, sha: string, digest: string | undefined, revision: number | undefined, now: Date): RunnerState {
-  // A deployed head supersedes every older attempt, error and set-aside commit.
-  const { attempts: _a, lastError: _e, built: _b, setAside: _s, ...rest } = s;
-  return { ...rest, deployed: { sha, at: now.toISOString(), digest, revision } };
+function deployed(s: RunnerState, sha: string, digest: string | undefined, revision: number | undefined, now: Date, imageSha = sha): RunnerState {
+  // A deployed head supersedes every older attempt, error, set-aside and seen commit.
+  const { attempts: _a, lastError: _e, built: _b, setAside: _s, seen: _n, ...rest } = s;
+  return { ...rest, deployed: { sha, at: now.toISOString(), digest, revision, ...(imageSha !== sha ? { imageSha } : {}) } };
 }

@@ -1,3 +1,4 @@
+import { gateAction, pathVerdict } from "./gates.ts";
 import type { Action, Observation, RunnerState } from "./types.ts";
 
 /**
@@ -7,9 +8,9 @@ import type { Action, Observation, RunnerState } from "./types.ts";
  */
 export const HELM_MARGIN_SECONDS = 30;
 
-/** True when the head needs no work: the idle tick stops here without observing anything else. */
+/** False when the head needs no work: the idle tick stops here without observing anything else. */
 export function headNeedsWork(head: string, state: RunnerState): boolean {
-  return state.deployed?.sha !== head && state.setAside?.sha !== head;
+  return state.deployed?.sha !== head && state.setAside?.sha !== head && state.seen?.sha !== head;
 }
 
 /** Failed attempts so far for `sha` (0 when the counter belongs to another commit). */
@@ -23,14 +24,29 @@ function usedSinceRetry(sha: string, state: RunnerState, failures: number): numb
 }
 
 /**
- * The one next step for what was observed. Pure: same observation, same action.
- * Order matters: a release stuck mid-operation blocks everything; a release that already runs the
- * head was deployed by a run killed before it could record it; a known image skips the build.
+ * What the head's record and its gates decide before any work is observed: idle (deployed, set
+ * aside, seen), a gate's action (record as seen, hold, set aside), or undefined: on to the work.
+ * A head set aside stays so whatever the gates say (an approval, green checks or the end of a
+ * freeze never bring it back): only a newer commit or `ci-runner retry` does.
  */
-export function decide(obs: Observation): Action {
+export function decideGates(obs: Observation): Action | undefined {
   const { head, state } = obs;
   if (state.deployed?.sha === head) return { kind: "up-to-date", sha: head };
   if (state.setAside?.sha === head) return { kind: "skip-set-aside", sha: head, reason: state.setAside.reason };
+  if (state.seen?.sha === head) return { kind: "skipped", sha: head, reason: state.seen.reason };
+  return gateAction(obs);
+}
+
+/**
+ * The one next step for what was observed. Pure: same observation, same action.
+ * Order matters: the gates come first; a release stuck mid-operation blocks everything; a release
+ * that already runs the head was deployed by a run killed before it could record it; a known image
+ * skips the build; a change to the chart alone reuses the image the release runs.
+ */
+export function decide(obs: Observation): Action {
+  const gated = decideGates(obs);
+  if (gated !== undefined) return gated;
+  const { head, state } = obs;
 
   const work = obs.work;
   if (work === undefined) throw new Error("decide: head needs work but work was not observed");
@@ -60,6 +76,8 @@ export function decide(obs: Observation): Action {
     return { kind: "record-deployed", sha: head, revision: release.revision, digest };
   }
   if (state.built?.sha === head) return { kind: "deploy", sha: head, attempt, digest: state.built.digest, lastAttempt };
+  const paths = pathVerdict(obs.policy, obs, obs.gates?.changes);
+  if (paths.kind === "reuse-image") return { kind: "deploy", sha: head, attempt, digest: paths.digest, lastAttempt, imageSha: paths.imageSha };
 
   if (build !== undefined) {
     switch (build.phase) {

@@ -1,9 +1,10 @@
 import type { Logger } from "../log.ts";
 import { act } from "./act.ts";
-import { decide, failuresFor, headNeedsWork } from "./decide.ts";
+import { decide, decideGates, failuresFor, headNeedsWork } from "./decide.ts";
 import { LeasedState } from "./leased-state.ts";
+import { observeGates } from "./observe-gates.ts";
 import type { BranchHead, Ports } from "./ports.ts";
-import type { Action, Observation, PassOutcome, ReleaseObservation, RunnerState, WorkObservation } from "./types.ts";
+import type { Action, GateObservation, GatePolicy, Observation, PassOutcome, ReleaseObservation, RunnerState, WorkObservation } from "./types.ts";
 
 export interface PassContext {
   readonly ports: Ports;
@@ -14,6 +15,8 @@ export interface PassContext {
   readonly leaseSeconds: number;
   readonly helmTimeoutSeconds: number;
   readonly valuesFiles: readonly string[];
+  /** The gates a new head passes before it is built and deployed (NO_GATES: none). */
+  readonly policy: GatePolicy;
 }
 
 /** A pass has at most this many steps (build, wait, record, deploy...); more means a bug. */
@@ -38,9 +41,18 @@ export async function runPass(ctx: PassContext, mode: "sync" | "plan"): Promise<
     }
     return idleOutcome(action, log);
   }
+  // The gates are asked before the lease: a head that waits costs no write and no Kubernetes call
+  // beyond the state read (and no GitHub request at all when no gate is configured).
+  const gates = await observeGates(ports.gates, ctx.policy, head.sha, snapshot.state);
+  const gated = decideGates(observation(ctx, head.sha, snapshot.state, gates));
   if (mode === "plan") {
+    if (gated !== undefined) return { kind: "planned", action: gated };
     const work = await observeWork(ports, head.sha, snapshot.state);
-    return { kind: "planned", action: decide(observation(ctx, head.sha, snapshot.state, work)) };
+    return { kind: "planned", action: decide(observation(ctx, head.sha, snapshot.state, gates, work)) };
+  }
+  if (gated?.kind === "hold") {
+    if (remember(snapshot.state) !== snapshot.state) await rememberQuietly(ctx, snapshot.state, snapshot.resourceVersion, remember);
+    return idleOutcome(gated, log);
   }
 
   const taken = await LeasedState.acquire(ports.state, ctx.holder, ports.clock, ctx.leaseSeconds, snapshot, remember);
@@ -51,26 +63,31 @@ export async function runPass(ctx: PassContext, mode: "sync" | "plan"): Promise<
   }
   const stopHeartbeat = taken.startHeartbeat(log);
   try {
-    return await work(ctx, taken, head.sha);
+    return await work(ctx, taken, head.sha, gates);
   } finally {
     stopHeartbeat();
     await taken.release().catch((error: unknown) => log.warn({ err: error }, "Could not release the lease; it expires by itself"));
   }
 }
 
-async function work(ctx: PassContext, leased: LeasedState, head: string): Promise<PassOutcome> {
+async function work(ctx: PassContext, leased: LeasedState, head: string, gates: GateObservation): Promise<PassOutcome> {
   const { ports, log } = ctx;
   // The state needs no re-read between steps: each of our writes answers with the current
   // ConfigMap, and a write by anyone else makes our next compare-and-swap fail and re-read.
   // The release is read again only after we repaired it: building and recording cannot change
-  // it, and the lease keeps other runs from deploying meanwhile.
+  // it, and the lease keeps other runs from deploying meanwhile. The gates' GitHub answers are
+  // kept for the pass; approval and freeze are decided again at every step from state and clock,
+  // so a freeze that begins while the image builds holds the deploy.
   let release: ReleaseObservation | undefined;
   for (let step = 0; step < MAX_STEPS; step++) {
-    const work = await observeWork(ports, head, leased.state, release);
-    release = work.release;
-    const action = decide(observation(ctx, head, leased.state, work));
+    let action = decideGates(observation(ctx, head, leased.state, gates));
+    if (action === undefined) {
+      const work = await observeWork(ports, head, leased.state, release);
+      release = work.release;
+      action = decide(observation(ctx, head, leased.state, gates, work));
+    }
     log.debug({ action }, "Decided next step");
-    if (action.kind === "up-to-date" || action.kind === "skip-set-aside") return idleOutcome(action, log);
+    if (action.kind === "up-to-date" || action.kind === "skip-set-aside" || action.kind === "skipped" || action.kind === "hold") return idleOutcome(action, log);
     if (action.kind === "release-busy") {
       log.warn({ status: action.status, since: action.since, until: action.until }, "Release is mid-operation, perhaps by another helm; it is repaired only if still pending after HELM_TIMEOUT");
       return { kind: "release-busy", status: action.status, since: action.since, until: action.until };
@@ -101,8 +118,11 @@ export async function observeWork(ports: Ports, head: string, state: RunnerState
   return { release, build, registryDigest };
 }
 
-function observation(ctx: PassContext, head: string, state: RunnerState, work?: WorkObservation): Observation {
-  return { head, state, maxRetries: ctx.maxRetries, now: ctx.ports.clock.now().toISOString(), helmTimeoutSeconds: ctx.helmTimeoutSeconds, ...(work ? { work } : {}) };
+function observation(ctx: PassContext, head: string, state: RunnerState, gates?: GateObservation, work?: WorkObservation): Observation {
+  return {
+    head, state, maxRetries: ctx.maxRetries, now: ctx.ports.clock.now().toISOString(), helmTimeoutSeconds: ctx.helmTimeoutSeconds, policy: ctx.policy,
+    ...(gates ? { gates } : {}), ...(work ? { work } : {}),
+  };
 }
 
 function rememberHead(state: RunnerState, head: BranchHead): RunnerState {
@@ -127,6 +147,15 @@ function idleOutcome(action: Action, log: Logger): PassOutcome {
   if (action.kind === "up-to-date") {
     log.info({ sha: action.sha }, "Release is up to date");
     return { kind: "up-to-date", sha: action.sha };
+  }
+  if (action.kind === "skipped") {
+    log.info({ sha: action.sha, reason: action.reason }, "Head commit was recorded as seen and is not built");
+    return { kind: "skipped", sha: action.sha, reason: action.reason };
+  }
+  if (action.kind === "hold") {
+    log.info({ sha: action.sha, gate: action.gate, reason: action.reason, until: action.until }, "Head commit is held by a gate");
+    const { kind: _hold, ...rest } = action;
+    return { kind: "waiting", ...rest };
   }
   throw new Error(`idleOutcome: ${action.kind} is not an idle action`);
 }

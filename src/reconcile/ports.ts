@@ -1,4 +1,4 @@
-import type { BuildObservation, ReleaseObservation, RunnerState, StateSnapshot } from "./types.ts";
+import type { BuildObservation, ChangeSet, Check, CommitInfo, ReleaseObservation, RunnerState, StateSnapshot } from "./types.ts";
 
 /**
  * What the core needs from the world, in domain words. Adapters in src/adapters implement these
@@ -14,6 +14,18 @@ export interface BranchHead {
 
 export interface SourceHost {
   branchHead(known: { sha: string; etag: string } | undefined): Promise<BranchHead>;
+}
+
+/** What the gates ask the source host about a commit; each is asked only when its gate is configured. */
+export interface GateSource {
+  /** The commit's message and author (for skip markers and bot authors). */
+  commit(sha: string): Promise<CommitInfo>;
+  /** Files changed from `base` to `head`; incomplete (never an error) when the host cannot list them all. */
+  changes(base: string, head: string): Promise<ChangeSet>;
+  /** The latest run of each check on the commit. */
+  checkRuns(sha: string): Promise<Check[]>;
+  /** The latest commit status of each context on the commit. */
+  statuses(sha: string): Promise<Check[]>;
 }
 
 export interface StateStore {
@@ -65,6 +77,10 @@ export interface ChartSource {
 }
 
 export interface DeployRequest {
+  /**
+   * The commit whose image is deployed (the image tag). Usually the chart's own commit; for a
+   * change to the chart or values alone, the earlier commit whose image the release already runs.
+   */
   readonly sha: string;
   readonly chartDir: string;
   /** Absolute paths of extra values files. */
@@ -107,6 +123,7 @@ export interface Reporter {
 
 export interface Ports {
   readonly source: SourceHost;
+  readonly gates: GateSource;
   readonly state: StateStore;
   readonly builds: BuildRunner;
   readonly registry: ImageRegistry;

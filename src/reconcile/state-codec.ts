@@ -15,11 +15,14 @@ const count = z.string().regex(/^\d+$/).transform(Number);
 const text = z.string().min(1);
 
 const GROUPS = {
-  deployed: { keys: { sha: "deployed-sha", at: "deployed-at", digest: "deployed-digest", revision: "deployed-revision" },
-    schema: z.object({ sha, at: timestamp, digest: digest.optional(), revision: count.optional() }) },
+  deployed: { keys: { sha: "deployed-sha", at: "deployed-at", digest: "deployed-digest", revision: "deployed-revision", imageSha: "deployed-image-sha" },
+    schema: z.object({ sha, at: timestamp, digest: digest.optional(), revision: count.optional(), imageSha: sha.optional() }) },
   built: { keys: { sha: "built-sha", digest: "built-digest" }, schema: z.object({ sha, digest }) },
   attempts: { keys: { sha: "attempt-sha", failures: "attempt-failures", since: "attempt-retry-base" }, schema: z.object({ sha, failures: count, since: count.optional() }) },
   setAside: { keys: { sha: "set-aside-sha", reason: "set-aside-reason" }, schema: z.object({ sha, reason: text }) },
+  seen: { keys: { sha: "seen-sha", reason: "seen-reason" }, schema: z.object({ sha, reason: text }) },
+  // A person may approve with kubectl, setting approved-sha alone; `ci-runner approve` adds who and when.
+  approved: { keys: { sha: "approved-sha", by: "approved-by", at: "approved-at" }, schema: z.object({ sha, by: text.optional(), at: timestamp.optional() }) },
   lastError: { keys: { sha: "last-error-sha", message: "last-error", at: "last-error-at" }, schema: z.object({ sha, message: text, at: timestamp }) },
   head: { keys: { sha: "head-sha", etag: "head-etag" }, schema: z.object({ sha, etag: text }) },
   lease: { keys: { holder: "lease-holder", expiresAt: "lease-expires" }, schema: z.object({ holder: text, expiresAt: timestamp }) },

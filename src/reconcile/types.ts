@@ -5,6 +5,18 @@ export interface DeployedRecord {
   readonly at: string;
   readonly digest: string | undefined;
   readonly revision: number | undefined;
+  /**
+   * The commit whose image the release runs, when not `sha` itself: a change to the chart or
+   * values only is deployed with the image already built for an earlier commit.
+   */
+  readonly imageSha?: string | undefined;
+}
+
+/** Who let a commit be deployed, and when (absent when set by hand with kubectl). */
+export interface Approval {
+  readonly sha: string;
+  readonly by?: string | undefined;
+  readonly at?: string | undefined;
 }
 
 /** What this runner remembers between ticks, kept as annotations on the state ConfigMap. */
@@ -18,6 +30,9 @@ export interface RunnerState {
    */
   readonly attempts?: { readonly sha: string; readonly failures: number; readonly since?: number | undefined };
   readonly setAside?: { readonly sha: string; readonly reason: string };
+  /** A head recorded as seen and not built (skip marker, bot author, nothing relevant changed). */
+  readonly seen?: { readonly sha: string; readonly reason: string };
+  readonly approved?: Approval;
   readonly lastError?: { readonly sha: string; readonly message: string; readonly at: string };
   /** Last branch head seen and the ETag GitHub gave for it, for a free conditional request. */
   readonly head?: { readonly sha: string; readonly etag: string };
@@ -81,9 +96,76 @@ export interface Observation {
   readonly now: string;
   /** HELM_TIMEOUT: a pending release younger than this (plus our margin) may still be in progress. */
   readonly helmTimeoutSeconds: number;
+  /** The gates configured; each one's observation is gathered only when it is. */
+  readonly policy: GatePolicy;
+  /** Present once the head needs work; holds only what the configured gates asked for. */
+  readonly gates?: GateObservation;
   /** Present only when the head needs work; an idle tick never pays for it. */
   readonly work?: WorkObservation;
 }
+
+/** One freeze window: a cron-style start (five fields, in `timeZone`) and how long it lasts. */
+export interface FreezeWindow {
+  /** The window as written in FREEZE_WINDOWS, for messages. */
+  readonly text: string;
+  readonly minutes: ReadonlySet<number>;
+  readonly hours: ReadonlySet<number>;
+  readonly daysOfMonth: ReadonlySet<number>;
+  readonly months: ReadonlySet<number>;
+  readonly daysOfWeek: ReadonlySet<number>;
+  /** cron's rule: when both day fields are restricted, either one matching is enough. */
+  readonly dayOr: boolean;
+  readonly durationMinutes: number;
+  readonly timeZone: string;
+}
+
+export type ChecksPolicy = { readonly kind: "off" } | { readonly kind: "all" } | { readonly kind: "named"; readonly names: readonly string[] };
+
+/** What decides whether a head is worth building and deploying now. Empty: every head is. */
+export interface GatePolicy {
+  readonly skipMarkers: boolean;
+  readonly skipAuthors: readonly string[];
+  /** Path prefixes whose change needs a new image; empty turns the path filter off. */
+  readonly buildPaths: readonly string[];
+  /** The chart directory and values files: a change there alone redeploys the image already built. */
+  readonly deployPaths: readonly string[];
+  readonly checks: ChecksPolicy;
+  readonly approval: boolean;
+  readonly freeze: readonly FreezeWindow[];
+}
+
+export interface CommitInfo {
+  readonly message: string;
+  readonly authorName: string;
+  readonly authorEmail: string;
+}
+
+/**
+ * Files changed from `base` (the deployed commit) to the head; `complete: false` when the host
+ * could not list them all (too large, base unknown, histories diverged): the head is then built.
+ */
+export type ChangeSet =
+  | { readonly complete: true; readonly base: string; readonly files: readonly string[] }
+  | { readonly complete: false; readonly base: string; readonly why: string };
+
+export type CheckState = "pending" | "success" | "failure";
+
+/** One check run or commit status, by name, with its link. */
+export interface Check {
+  readonly name: string;
+  readonly state: CheckState;
+  readonly url: string | undefined;
+}
+
+export interface GateObservation {
+  readonly commit?: CommitInfo;
+  readonly changes?: ChangeSet;
+  /** Check runs; statuses are asked only when every check run is green. */
+  readonly checkRuns?: readonly Check[];
+  readonly statuses?: readonly Check[];
+}
+
+export type Gate = "checks" | "approval" | "freeze";
 
 export type Action =
   | { readonly kind: "up-to-date"; readonly sha: string }
@@ -95,7 +177,11 @@ export type Action =
   | { readonly kind: "await-build"; readonly sha: string; readonly attempt: number; readonly job: string }
   | { readonly kind: "record-build"; readonly sha: string; readonly attempt: number; readonly digest: string; readonly job: string; readonly startedAt: string | undefined }
   | { readonly kind: "record-failure"; readonly sha: string; readonly attempt: number; readonly message: string; readonly setAside: boolean }
-  | { readonly kind: "deploy"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined; readonly lastAttempt: boolean };
+  | { readonly kind: "deploy"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined; readonly lastAttempt: boolean; readonly imageSha?: string }
+  | { readonly kind: "skipped"; readonly sha: string; readonly reason: string }
+  | { readonly kind: "record-seen"; readonly sha: string; readonly reason: string }
+  | { readonly kind: "hold"; readonly sha: string; readonly gate: Gate; readonly reason: string; readonly until?: string }
+  | { readonly kind: "set-aside"; readonly sha: string; readonly gate: Gate; readonly reason: string };
 
 /** How a pass ended; main maps it to an exit code. */
 export type PassOutcome =
@@ -105,4 +191,6 @@ export type PassOutcome =
   | { readonly kind: "release-busy"; readonly status: ReleaseStatus; readonly since: string; readonly until: string }
   | { readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly message: string }
   | { readonly kind: "set-aside"; readonly sha: string; readonly reason: string }
+  | { readonly kind: "skipped"; readonly sha: string; readonly reason: string }
+  | { readonly kind: "waiting"; readonly sha: string; readonly gate: Gate; readonly reason: string; readonly until?: string }
   | { readonly kind: "planned"; readonly action: Action };

@@ -50,7 +50,7 @@ async function cli(argv: string[], options: CliOptions = {}) {
     // Strict: no command under test here asks the preflight; doctor is tested on the real cluster.
     const unexpected = async (): Promise<never> => { throw new Error("fake runtime: preflight was not expected"); };
     const preflight = { helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, missingPermissions: unexpected };
-    return { ports, preflight, pass: { ports, log, holder: "cli-test/1", maxRetries: config.maxRetries, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [] } };
+    return { ports, preflight, identity: { whoAmI: unexpected }, pass: { ports, log, holder: "cli-test/1", maxRetries: config.maxRetries, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], policy: config.gates } };
   };
   const code = await runCli(argv, {
     env: options.env ?? ENV, stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), stderrIsTTY: false,

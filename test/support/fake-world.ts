@@ -1,7 +1,7 @@
 import { ConflictError, AttemptFailure } from "../../src/errors.ts";
 import { buildJobName } from "../../src/names.ts";
-import type { BuildRunner, ChartSource, ImageRegistry, Ports, ReleaseManager, SourceHost, StateStore, Transition } from "../../src/reconcile/ports.ts";
-import type { BuildObservation, ReleaseObservation, RunnerState, StateSnapshot } from "../../src/reconcile/types.ts";
+import type { BuildRunner, ChartSource, GateSource, ImageRegistry, Ports, ReleaseManager, SourceHost, StateStore, Transition } from "../../src/reconcile/ports.ts";
+import type { BuildObservation, ChangeSet, Check, CommitInfo, ReleaseObservation, RunnerState, StateSnapshot } from "../../src/reconcile/types.ts";
 
 /**
  * An in-memory cluster, GitHub, registry and Helm for component tests. Strict: calls that a real
@@ -13,6 +13,12 @@ export class FakeWorld {
   head = sha("a");
   headEtag = `"etag-${this.head}"`;
   githubCalls: { conditional: boolean; notModified: boolean }[] = [];
+  /** What the gates may ask GitHub; a question about anything not listed here fails the test. */
+  commits = new Map<string, CommitInfo>();
+  /** Files changed, keyed `base...head`; a value without a list stands for "too large". */
+  compares = new Map<string, ChangeSet>();
+  checkRuns = new Map<string, Check[]>();
+  statuses = new Map<string, Check[]>();
 
   state: RunnerState = {};
   resourceVersion: number | undefined;
@@ -49,6 +55,7 @@ export class FakeWorld {
   ports(): Ports {
     return {
       source: this.source(),
+      gates: this.gateSource(),
       state: this.store(),
       builds: this.builds(),
       registry: this.imageRegistry(),
@@ -66,6 +73,32 @@ export class FakeWorld {
         const notModified = known !== undefined && known.etag === this.headEtag;
         this.githubCalls.push({ conditional: known !== undefined, notModified });
         return { sha: this.head, etag: this.headEtag, notModified };
+      },
+    };
+  }
+
+  gateSource(): GateSource {
+    const known = <T>(map: Map<string, T>, key: string, what: string): T => {
+      const value = map.get(key);
+      if (value === undefined) throw new Error(`fake GitHub: unexpected question about the ${what} of ${key}`);
+      return structuredClone(value);
+    };
+    return {
+      commit: async (s) => {
+        this.calls.push("github.commit");
+        return known(this.commits, s, "message");
+      },
+      changes: async (base, head) => {
+        this.calls.push("github.changes");
+        return known(this.compares, `${base}...${head}`, "changes");
+      },
+      checkRuns: async (s) => {
+        this.calls.push("github.checkRuns");
+        return known(this.checkRuns, s, "check runs");
+      },
+      statuses: async (s) => {
+        this.calls.push("github.statuses");
+        return known(this.statuses, s, "commit statuses");
       },
     };
   }

@@ -1,4 +1,5 @@
 import { createLogger, Secrets } from "../../src/log.ts";
+import { NO_GATES } from "../../src/reconcile/gates.ts";
 import type { PassContext } from "../../src/reconcile/pass.ts";
 import type { Ports } from "../../src/reconcile/ports.ts";
 
@@ -7,7 +8,7 @@ export function testLog(lines: string[] = []) {
 }
 
 export function passContext(ports: Ports, overrides: Partial<PassContext> = {}): PassContext {
-  return { ports, log: testLog(), holder: "test-pod/1", maxRetries: 3, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], ...overrides };
+  return { ports, log: testLog(), holder: "test-pod/1", maxRetries: 3, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], policy: NO_GATES, ...overrides };
 }
 
 /** Thrown by a port after the process "was killed": nothing after it may run. */
@@ -44,6 +45,7 @@ export function killAfter(ports: Ports, n: number): { ports: Ports; steps: () =>
   return {
     ports: {
       source: wrap("github", ports.source),
+      gates: wrap("gates", ports.gates),
       state: wrap("state", ports.state),
       builds: { ...wrap("builds", ports.builds), jobName: ports.builds.jobName },
       registry: wrap("registry", ports.registry),

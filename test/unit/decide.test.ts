@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decide, headNeedsWork } from "../../src/reconcile/decide.ts";
+import { NO_GATES } from "../../src/reconcile/gates.ts";
 import type { Action, BuildObservation, Observation, ReleaseObservation, RunnerState, WorkObservation } from "../../src/reconcile/types.ts";
 
 const A = "a".repeat(40);
@@ -21,6 +22,8 @@ function obs(state: RunnerState, work?: Partial<WorkObservation>, maxRetries = 3
     maxRetries,
     now: NOW,
     helmTimeoutSeconds: 300,
+    policy: NO_GATES,
+    gates: {},
     ...(work ? { work: { release: absent, build: undefined, registryDigest: undefined, ...work } } : {}),
   };
 }
@@ -85,6 +88,7 @@ describe("decide", () => {
   it("an idle head needs no further observation", () => {
     expect(headNeedsWork(A, { deployed: { sha: A, at: AT, digest: undefined, revision: undefined } })).toBe(false);
     expect(headNeedsWork(A, { setAside: { sha: A, reason: "x" } })).toBe(false);
+    expect(headNeedsWork(A, { seen: { sha: A, reason: "x" } })).toBe(false);
     expect(headNeedsWork(A, { deployed: { sha: B, at: AT, digest: undefined, revision: undefined } })).toBe(true);
   });
 });
