@@ -6,6 +6,8 @@ import { AttemptFailure, ConfigError, LeaseLost, TransientError } from "../error
 import type { Logger } from "../log.ts";
 import type { DeployRequest, ReleaseManager } from "../reconcile/ports.ts";
 import type { ReleaseObservation, ReleaseStatus } from "../reconcile/types.ts";
+import type { DeployNotes, Evidence } from "./deploy-notes.ts";
+import { evidenceDetails } from "./evidence.ts";
 import { errorSummary, type Exec, type ExecResult, type Termination } from "./exec.ts";
 import { parseJsonOrUndefined } from "./json.ts";
 
@@ -32,6 +34,22 @@ export interface HelmOptions {
    * its attempt in seconds instead of HELM_TIMEOUT.
    */
   readonly watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined>;
+  /**
+   * What the pods running `image` show while they fail (reasons, Events, last log lines). Read
+   * before helm's rollback deletes them: at the early end, and shortly before HELM_TIMEOUT.
+   */
+  readonly gatherEvidence?: (image: string) => Promise<Evidence | undefined>;
+  /** Where a failed deploy notes that helm rolled back, and the evidence, for the receivers. */
+  readonly notes?: DeployNotes;
+}
+
+/**
+ * How long before HELM_TIMEOUT the evidence of a release that never becomes ready is read: late
+ * enough that a probe had its chances, early enough that helm has not rolled back yet.
+ */
+export function evidenceDelayMs(timeoutSeconds: number): number {
+  const margin = Math.min(15, Math.max(2, timeoutSeconds * 0.2));
+  return (timeoutSeconds - margin) * 1000;
 }
 
 /** After the fence, helm gets this long to stop cleanly before it is killed. */
@@ -118,13 +136,24 @@ export class HelmReleases implements ReleaseManager {
     // --atomic / --rollback-on-failure rolls back: the release ends at the previous revision.
     const certain = new AbortController();
     const stopWatching = new AbortController();
+    const image = `${this.#o.image}:${request.sha}`;
     let reason: string | undefined;
-    void this.#o.watchRollout?.(`${this.#o.image}:${request.sha}`, stopWatching.signal).then((found) => {
+    let evidence: Evidence | undefined;
+    let gathering: Promise<void> = Promise.resolve();
+    const gather = () => {
+      gathering = (this.#o.gatherEvidence?.(image) ?? Promise.resolve(undefined)).then((found) => { evidence = found ?? evidence; }, () => undefined);
+      return gathering;
+    };
+    void this.#o.watchRollout?.(image, stopWatching.signal).then(async (found) => {
       if (found === undefined) return;
       reason = found;
+      // Before helm is stopped: its rollback deletes the pods and their logs with them.
+      await gather();
       this.#o.log.warn({ reason }, "Ending the deploy early: the new pods cannot become ready; helm rolls back");
       certain.abort();
     });
+    const beforeTimeout = setTimeout(() => void gather(), evidenceDelayMs(this.#o.timeoutSeconds));
+    beforeTimeout.unref();
     let result: ExecResult;
     try {
       // The wait may take HELM_TIMEOUT, and the atomic rollback after a failed wait as long again.
@@ -133,11 +162,15 @@ export class HelmReleases implements ReleaseManager {
         { signal: fence, killAfterMs: FENCED_HELM_GRACE_MS },
       ]);
     } finally {
+      clearTimeout(beforeTimeout);
       stopWatching.abort();
     }
+    await gathering;
     if (fence.aborted) throw fence.reason instanceof LeaseLost ? fence.reason : new LeaseLost("the lease was lost during helm upgrade", "the next tick continues");
     if (result.exitCode !== 0 && reason !== undefined) {
-      throw new AttemptFailure(`helm upgrade of ${this.#o.release} was ended early and rolled back: ${reason}`);
+      this.#o.notes?.record(request.sha, { rolledBack: true, evidence });
+      const details = evidence ? evidenceDetails(evidence) : "";
+      throw new AttemptFailure(`helm upgrade of ${this.#o.release} was ended early and rolled back: ${reason}${details ? `; ${details}` : ""}`);
     }
     if (result.exitCode !== 0) {
       // The cluster being unreachable or a missing permission is not this commit's fault.
@@ -146,7 +179,8 @@ export class HelmReleases implements ReleaseManager {
       if (missing.length > 0) {
         throw new ConfigError(`helm upgrade of ${this.#o.release} failed (${errorSummary(result.stderr, 200)}); forbidden: ci-runner cannot ${missing.join("; ")}`, "grant the missing permissions (manifests/base/rbac-deploy.yaml); `ci-runner doctor` checks them all");
       }
-      throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}`);
+      this.#o.notes?.record(request.sha, { rolledBack: true, evidence });
+      throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}${evidence ? `; ${evidence.summary}` : ""}`);
     }
     const parsed = z.object({ version: z.number().int() }).safeParse(parseJsonOrUndefined(result.stdout));
     return { revision: parsed.success ? parsed.data.version : undefined };

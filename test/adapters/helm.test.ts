@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createExec } from "../../src/adapters/exec.ts";
-import { HelmReleases } from "../../src/adapters/helm.ts";
+import { HelmReleases, type HelmOptions } from "../../src/adapters/helm.ts";
 import { AttemptFailure, ConfigError, LeaseLost, TransientError } from "../../src/errors.ts";
 import { Secrets } from "../../src/log.ts";
 import { childEnv } from "../../src/runtime.ts";
@@ -16,16 +16,18 @@ const v3 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v3.17.3" 
 const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.1.4" };
 const OPEN = new AbortController().signal;
 
-function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string; watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined> } = {}) {
+function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string; watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined> } & Partial<Pick<HelmOptions, "gatherEvidence" | "notes" | "timeoutSeconds">> = {}) {
   const tool = fakeTool(steps);
   const env = childEnv({ ...process.env, GIT_TOKEN: "tkn_must_not_leak_123" } as Record<string, string>);
   const secrets = new Secrets();
   secrets.add("tkn_must_not_leak_123");
   const releases = new HelmReleases({
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop",
-    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: 120,
+    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: extra.timeoutSeconds ?? 120,
     kubeconfig: extra.kubeconfig, context: extra.context, exec: createExec({ ...env, ...tool.env }, secrets), log: testLog(),
     ...(extra.watchRollout ? { watchRollout: extra.watchRollout } : {}),
+    ...(extra.gatherEvidence ? { gatherEvidence: extra.gatherEvidence } : {}),
+    ...(extra.notes ? { notes: extra.notes } : {}),
   });
   return { releases, tool };
 }

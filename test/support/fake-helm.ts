@@ -10,6 +10,8 @@ export interface ToolStep {
   readonly exit?: number;
   /** Runs until SIGTERM, then writes stderr and exits with `exit`. */
   readonly untilTerm?: boolean;
+  /** Answers after this long (a helm that waits until its timeout). */
+  readonly afterMs?: number;
 }
 
 export const FAKE_TOOL = fileURLToPath(new URL("./fake-tool.mjs", import.meta.url));

@@ -27,6 +27,9 @@ if (step.untilTerm) {
     process.exit(step.exit ?? 1);
   });
 } else {
-  process.stderr.write(step.stderr ?? "");
-  process.exit(step.exit ?? 0);
+  // afterMs: like helm reaching its own timeout, then failing.
+  setTimeout(() => {
+    process.stderr.write(step.stderr ?? "");
+    process.exit(step.exit ?? 0);
+  }, step.afterMs ?? 0);
 }
