@@ -16,9 +16,14 @@ export interface Permission {
   readonly why: string;
   /** The manifest that grants it. */
   readonly grantedBy: string;
+  /**
+   * Needed by a best-effort step (a receiver, the rollback evidence): without it that step warns
+   * naming the permission, and the pass goes on. A failed helm upgrade is never blamed on it.
+   */
+  readonly bestEffort?: true;
 }
 
-export function requiredPermissions(config: Pick<Config, "cicdNamespace" | "deployNamespace" | "stateConfigMap" | "registrySecret">): Permission[] {
+export function requiredPermissions(config: Pick<Config, "cicdNamespace" | "deployNamespace" | "stateConfigMap" | "registrySecret" | "githubApp"> & { readonly reporting: Pick<Config["reporting"], "kubeEvents"> }): Permission[] {
   const build = (verb: string, group: string, resource: string, why: string, extra: Partial<Permission> = {}): Permission =>
     ({ verb, group, resource, namespace: config.cicdNamespace, why, grantedBy: "manifests/base/rbac-build.yaml", ...extra });
   const deploy = (verbs: string[], group: string, resource: string, why: string): Permission[] =>
@@ -33,6 +38,13 @@ export function requiredPermissions(config: Pick<Config, "cicdNamespace" | "depl
     build("get", "", "configmaps", "read the state", { name: config.stateConfigMap }),
     build("patch", "", "configmaps", "write the state (compare-and-swap)", { name: config.stateConfigMap }),
     ...(config.registrySecret ? [build("get", "", "secrets", "check the registry for IMAGE:<sha>", { name: config.registrySecret })] : []),
+    ...(config.reporting.kubeEvents ? [build("create", "", "events", "record transitions as Events (KUBE_EVENTS)", { bestEffort: true })] : []),
+    // A GitHub App's installation token reaches the build pod through a Secret per build Job,
+    // owned by the Job (the garbage collector deletes it with the Job).
+    ...(config.githubApp ? [
+      build("create", "", "secrets", "hand the build pod the App's installation token (GITHUB_APP_ID)"),
+      build("patch", "", "secrets", "make the build Job own its token Secret (GITHUB_APP_ID)"),
+    ] : []),
     ...deploy(all, "", "secrets", "Helm's release records"),
     ...deploy(all, "apps", "deployments", "the chart's Deployments"),
     ...deploy(all, "", "services", "the chart's Services"),
@@ -40,10 +52,16 @@ export function requiredPermissions(config: Pick<Config, "cicdNamespace" | "depl
     ...deploy(all, "", "serviceaccounts", "the chart's ServiceAccounts"),
     ...deploy(["get", "list", "watch"], "apps", "replicasets", "helm --wait"),
     ...deploy(["list"], "", "pods", "end a deploy early when the new pods crash-loop"),
+    ...deploy(["list"], "", "events", "rollback evidence: the failing pods' Events").map(bestEffort),
+    { ...deploy(["get"], "", "pods", "rollback evidence: the failing pods' last log lines")[0]!, subresource: "log", bestEffort: true },
     { verb: "create", group: "", resource: "namespaces", why: "helm --create-namespace", grantedBy: "manifests/base/rbac-namespaces.yaml" },
     { verb: "get", group: "", resource: "namespaces", name: config.deployNamespace, why: "helm --create-namespace", grantedBy: "manifests/base/rbac-namespaces.yaml" },
     { verb: "patch", group: "", resource: "namespaces", name: config.deployNamespace, why: "helm 4 applies the namespace server-side", grantedBy: "manifests/base/rbac-namespaces.yaml" },
   ];
+}
+
+function bestEffort(p: Permission): Permission {
+  return { ...p, bestEffort: true };
 }
 
 export function describePermission(p: Permission): string {

@@ -1,8 +1,10 @@
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { AuthenticationV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { GitChartSource } from "./adapters/chart-source.ts";
 import { checkBuildNamespace } from "./adapters/build-namespace.ts";
+import { DeployNotes } from "./adapters/deploy-notes.ts";
+import { gatherEvidence } from "./adapters/evidence.ts";
 import { createExec } from "./adapters/exec.ts";
 import { HelmReleases } from "./adapters/helm.ts";
 import { ApiServerIdentity, type Identity } from "./adapters/identity.ts";
@@ -11,6 +13,7 @@ import { loadKubeConfig } from "./adapters/kube.ts";
 import { apiClient, requestDeadlineMs } from "./adapters/kube-client.ts";
 import { missingPermissions } from "./adapters/preflight.ts";
 import { RegistryV2 } from "./adapters/registry.ts";
+import { configuredReceivers } from "./adapters/receivers.ts";
 import { allReporters } from "./adapters/reporters.ts";
 import { watchRollout } from "./adapters/rollout-watch.ts";
 import { ConfigMapStateStore } from "./adapters/state-store.ts";
@@ -41,13 +44,17 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
   const exec = createExec(childEnv(env), secrets);
   const state = new ConfigMapStateStore(core, config.cicdNamespace, config.stateConfigMap, config.release);
   const authorization = apiClient(kc, AuthorizationV1Api, deadline);
-  const deployPermissions = requiredPermissions(config).filter((p) => p.namespace !== config.cicdNamespace);
+  // A failed upgrade is blamed on a missing permission only when helm needs it, not the evidence's.
+  const deployPermissions = requiredPermissions(config).filter((p) => p.namespace !== config.cicdNamespace && !p.bestEffort);
+  const notes = new DeployNotes();
   const helm = new HelmReleases({
     bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
     imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
     kubeconfig: config.kubeconfig, context: config.context, exec, log,
     missingPermissions: async () => (await missingPermissions(authorization, deployPermissions)).map(describePermission),
     watchRollout: (image, stop) => watchRollout(core, config.deployNamespace, image, log, stop),
+    gatherEvidence: (image) => gatherEvidence(core, config.deployNamespace, image, log),
+    notes,
   });
   const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log });
   const ports: Ports = {
@@ -58,7 +65,9 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     registry,
     charts: new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, token: config.gitToken, exec }),
     releases: helm,
-    reporter: allReporters([], log),
+    reporter: allReporters(configuredReceivers({
+      config, core, log, secrets, notes, github: { token: async () => config.gitToken }, instance: `${env.HOSTNAME ?? hostname()}/${process.pid}`,
+    }), log),
     clock: { now: () => new Date() },
   };
   return {
