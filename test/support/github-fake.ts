@@ -62,13 +62,13 @@ export function githubFake(options: GitHubFakeOptions) {
   }
 
   function bearer(req: IncomingMessage): string {
-    return (req.headers.authorization ?? "").replace(/^(token|Bearer) /, "");
+    return (req.headers.authorization ?? "").replace(/^(token|bearer) /i, "");
   }
 
   /** The App's JWT: RS256 over header.payload with the App's key, issued by the App, at most 10 minutes long. */
   function jwtProblem(req: IncomingMessage): string | undefined {
     if (!options.app || !publicKey) return "no App is registered";
-    const jwt = (req.headers.authorization ?? "").replace(/^Bearer /, "");
+    const jwt = (req.headers.authorization ?? "").replace(/^bearer /i, "");
     const [header = "", payload = "", signature = ""] = jwt.split(".");
     const decode = (part: string) => JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as Record<string, unknown>;
     try {
