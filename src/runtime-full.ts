@@ -3,9 +3,12 @@ import { join } from "node:path";
 import { AuthenticationV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { GitChartSource } from "./adapters/chart-source.ts";
 import { checkBuildNamespace } from "./adapters/build-namespace.ts";
+import { TokenSecretBuilds } from "./adapters/build-token.ts";
 import { DeployNotes } from "./adapters/deploy-notes.ts";
 import { gatherEvidence } from "./adapters/evidence.ts";
 import { createExec } from "./adapters/exec.ts";
+import type { GitHubToken } from "./adapters/github-client.ts";
+import { tokenBound } from "./adapters/github-credentials.ts";
 import { HelmReleases } from "./adapters/helm.ts";
 import { ApiServerIdentity, type Identity } from "./adapters/identity.ts";
 import { KanikoBuilds } from "./adapters/kaniko.ts";
@@ -20,7 +23,7 @@ import { ConfigMapStateStore } from "./adapters/state-store.ts";
 import type { Config } from "./config.ts";
 import type { Logger, Secrets } from "./log.ts";
 import { describePermission, requiredPermissions } from "./permissions.ts";
-import type { GateSource, Ports, SourceHost } from "./reconcile/ports.ts";
+import type { BuildRunner, ChartSource, GateSource, Ports, SourceHost } from "./reconcile/ports.ts";
 import { childEnv, type Env, type Preflight } from "./runtime.ts";
 
 /** The adapters that need the Kubernetes client, loaded only when a tick has work to do. */
@@ -31,7 +34,7 @@ export interface FullRuntime {
 }
 
 /** Builds the real adapters for one process. Nothing here talks to the network yet. */
-export function createFullRuntime(config: Config, env: Env, log: Logger, secrets: Secrets, source: SourceHost, gates: GateSource): FullRuntime {
+export function createFullRuntime(config: Config, env: Env, log: Logger, secrets: Secrets, source: SourceHost, gates: GateSource, github: GitHubToken): FullRuntime {
   const kc = loadKubeConfig({
     kubeconfig: config.kubeconfig,
     context: config.context,
@@ -61,12 +64,12 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     source,
     gates,
     state,
-    builds: new KanikoBuilds({ kc, batch, core, log, config }),
+    builds: buildRunner(config, { kc, batch, core, log }, github),
     registry,
-    charts: new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, token: config.gitToken, exec }),
+    charts: chartSource(config, github, (token) => new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, token, exec })),
     releases: helm,
     reporter: allReporters(configuredReceivers({
-      config, core, log, secrets, notes, github: { token: async () => config.gitToken }, instance: `${env.HOSTNAME ?? hostname()}/${process.pid}`,
+      config, core, log, secrets, notes, github, instance: `${env.HOSTNAME ?? hostname()}/${process.pid}`,
     }), log),
     clock: { now: () => new Date() },
   };
@@ -80,4 +83,21 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     },
     identity: new ApiServerIdentity(apiClient(kc, AuthenticationV1Api, deadline), kc),
   };
+}
+
+/** With a GitHub App, each build Job gets the installation token in a Secret it owns. */
+function buildRunner(config: Config, deps: Omit<ConstructorParameters<typeof KanikoBuilds>[0], "config">, github: GitHubToken): BuildRunner {
+  const builds = new KanikoBuilds({ ...deps, config });
+  if (config.githubApp === undefined) return builds;
+  return new TokenSecretBuilds({
+    core: deps.core, batch: deps.batch, namespace: config.cicdNamespace, release: config.release, auth: github, log: deps.log, builds,
+    withSecret: (secret, token) => new KanikoBuilds({ ...deps, config: { ...config, gitToken: token, gitTokenSecret: secret } }),
+  });
+}
+
+/** With a GitHub App, the chart is fetched with the current installation token; a failed prefetch stays best effort. */
+function chartSource(config: Config, github: GitHubToken, make: (token: string | undefined) => ChartSource): ChartSource {
+  if (config.githubApp === undefined) return make(config.gitToken);
+  const charts = tokenBound(github, make);
+  return { checkout: (sha) => charts.checkout(sha), prefetch: (sha) => void Promise.resolve(charts.prefetch(sha)).catch(() => undefined) };
 }

@@ -1,6 +1,7 @@
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { GitHubSource } from "./adapters/github.ts";
+import { githubCredentials, tokenBound } from "./adapters/github-credentials.ts";
 import { GitHubGates } from "./adapters/github-gates.ts";
 import type { Identity } from "./adapters/identity.ts";
 import { readStateLite, staticAccess } from "./adapters/kube-lite.ts";
@@ -46,11 +47,14 @@ export interface Runtime {
  * bundle keeps them behind a dynamic import that esbuild evaluates lazily.
  */
 export function createRuntime(config: Config, env: Env, log: Logger, secrets: Secrets): Runtime {
-  const source = new GitHubSource({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, branch: config.branch, token: config.gitToken, log });
+  // GIT_TOKEN, or a GitHub App's installation token minted on first use in this run.
+  const github = githubCredentials(config, secrets, log);
+  const bound = <T extends object>(make: (token: string | undefined) => T): T => (config.githubApp ? tokenBound(github, make) : make(config.gitToken));
+  const source = bound((token) => new GitHubSource({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, branch: config.branch, token, log }));
   // Asked only for a head that needs work and only by a configured gate: never on the idle tick.
-  const gates = new GitHubGates({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, token: config.gitToken, log });
+  const gates = bound((token) => new GitHubGates({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, token, log }));
   let loaded: Promise<FullRuntime> | undefined;
-  const full = () => (loaded ??= import("./runtime-full.ts").then((m) => m.createFullRuntime(config, env, log, secrets, source, gates)));
+  const full = () => (loaded ??= import("./runtime-full.ts").then((m) => m.createFullRuntime(config, env, log, secrets, source, gates, github)));
   const access = staticAccess({
     kubeconfig: config.kubeconfig, context: config.context, inCluster: env.KUBERNETES_SERVICE_HOST !== undefined,
     defaultKubeconfig: join(env.HOME ?? homedir(), ".kube", "config"),

@@ -1,0 +1,120 @@
+import { type BatchV1Api, type CoreV1Api, PatchStrategy, setHeaderOptions, type V1Secret } from "@kubernetes/client-node";
+import { ConfigError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { LABELS, MANAGER, buildLabels } from "../names.ts";
+import type { BuildObservation } from "../reconcile/types.ts";
+import type { BuildRequest, BuildRunner } from "../reconcile/ports.ts";
+import type { GitHubToken } from "./github-client.ts";
+import { isStatus, kubeError } from "./kube.ts";
+
+export interface TokenBuildsOptions {
+  readonly core: CoreV1Api;
+  readonly batch: BatchV1Api;
+  readonly namespace: string;
+  readonly release: string;
+  readonly auth: GitHubToken;
+  readonly log: Logger;
+  /** The build runner for every step; `withSecret` gives one whose Job reads the token from that Secret. */
+  readonly builds: BuildRunner;
+  readonly withSecret: (secret: string, token: string) => BuildRunner;
+}
+
+/** The Secret that hands one build Job its token: named after the Job, so the name is the lock. */
+export function tokenSecretName(job: string): string {
+  return `${job}-git-token`;
+}
+
+/**
+ * Builds with a GitHub App's installation token. The build pod reads the token only by Secret
+ * reference, from a Secret of its own that the build Job owns: the garbage collector deletes it
+ * with the Job (a succeeded Job at once, a failed one at its TTL), so no token outlives its Job.
+ */
+export class TokenSecretBuilds implements BuildRunner {
+  readonly #o: TokenBuildsOptions;
+
+  constructor(options: TokenBuildsOptions) {
+    this.#o = options;
+  }
+
+  jobName(sha: string, attempt: number): string {
+    return this.#o.builds.jobName(sha, attempt);
+  }
+
+  find(sha: string, attempt: number): Promise<BuildObservation | undefined> {
+    return this.#o.builds.find(sha, attempt);
+  }
+
+  async start(request: BuildRequest): Promise<void> {
+    const job = this.jobName(request.sha, request.attempt);
+    const secret = tokenSecretName(job);
+    const token = await this.#o.auth.token();
+    if (token === undefined) throw new ConfigError("no GitHub token to hand the build pod", "set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY");
+    // The Secret first: a pod that references a missing Secret cannot start.
+    await this.#ensureSecret(secret, token, request);
+    // Killed here: the Secret has no owner yet; the next tick computes the same names, writes the
+    // Secret again with a fresh token, creates (or adopts) the Job and gives the Secret its owner.
+    // A Secret left behind by a commit never tried again holds a token that expires within the hour.
+    await this.#o.withSecret(secret, token).start(request);
+    await this.#ownBy(secret, job);
+    this.#o.log.info({ job, secret }, "Handed the build Job its installation token in a Secret it owns");
+  }
+
+  wait(name: string, fence: AbortSignal): Promise<void> {
+    return this.#o.builds.wait(name, fence);
+  }
+
+  remove(name: string): Promise<void> {
+    return this.#o.builds.remove(name);
+  }
+
+  inFlight(): Promise<BuildObservation[]> {
+    return this.#o.builds.inFlight();
+  }
+
+  async #ensureSecret(name: string, token: string, request: BuildRequest): Promise<void> {
+    const { core, namespace, release } = this.#o;
+    const body: V1Secret = {
+      apiVersion: "v1", kind: "Secret", type: "Opaque",
+      metadata: { name, namespace, labels: buildLabels(release, request.sha, request.attempt) },
+      stringData: { token },
+    };
+    try {
+      await core.createNamespacedSecret({ namespace, body, fieldManager: MANAGER });
+      return;
+    } catch (error) {
+      if (!isStatus(error, 409)) throw kubeError(error, `creating the build's token Secret ${namespace}/${name}`);
+    }
+    // AlreadyExists: ours from a killed run (refreshed with this run's token), or someone else's,
+    // which the JSON patch's tests refuse before anything is written.
+    const escaped = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+    const patch = [
+      { op: "test", path: `/metadata/labels/${escaped(LABELS.managedBy)}`, value: MANAGER },
+      { op: "test", path: `/metadata/labels/${escaped(LABELS.target)}`, value: release },
+      { op: "add", path: "/data/token", value: Buffer.from(token).toString("base64") },
+    ];
+    try {
+      await core.patchNamespacedSecret({ name, namespace, body: patch, fieldManager: MANAGER }, setHeaderOptions("Content-Type", PatchStrategy.JsonPatch));
+    } catch (error) {
+      if (isStatus(error, 422)) {
+        throw new ConfigError(`Secret ${namespace}/${name} exists but is not ci-runner's for ${release}`, "delete that Secret; ci-runner owns the <build Job>-git-token names in CICD_NS");
+      }
+      throw kubeError(error, `refreshing the build's token Secret ${namespace}/${name}`);
+    }
+  }
+
+  async #ownBy(secret: string, job: string): Promise<void> {
+    const { core, batch, namespace } = this.#o;
+    let uid: string | undefined;
+    try {
+      uid = (await batch.readNamespacedJob({ name: job, namespace })).metadata?.uid;
+    } catch (error) {
+      throw kubeError(error, `reading build Job ${namespace}/${job}`);
+    }
+    const ownerReferences = [{ apiVersion: "batch/v1", kind: "Job", name: job, uid: uid ?? "", controller: false, blockOwnerDeletion: false }];
+    try {
+      await core.patchNamespacedSecret({ name: secret, namespace, body: { metadata: { ownerReferences } }, fieldManager: MANAGER }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
+    } catch (error) {
+      throw kubeError(error, `making build Job ${namespace}/${job} own its token Secret`);
+    }
+  }
+}
