@@ -48,7 +48,9 @@ async function podEvidence(core: CoreV1Api, namespace: string, pod: V1Pod, image
   } catch (error) {
     warn(kubeError(error, `listing the Events of pod ${namespace}/${name} for rollback evidence`).message);
   }
-  const failingContainer = statuses.find((s) => !s.ready) ?? statuses[0];
+  // A container that has not started has no status yet; its log is asked for all the same (the
+  // API server says 400 until there is one).
+  const failingContainer = statuses.find((s) => !s.ready) ?? statuses[0] ?? notStarted(pod, image);
   const logTail = failingContainer ? await lastLines(core, namespace, name, failingContainer, warn) : [];
   return { pod: name, containers, events, logTail };
 }
@@ -61,9 +63,10 @@ async function lastLines(core: CoreV1Api, namespace: string, pod: string, status
       const text = await core.readNamespacedPodLog({ name: pod, namespace, container: status.name, tailLines: LOG_LINES, limitBytes: 4096, previous: attempt });
       return String(text).split("\n").map((l) => l.trimEnd()).filter(Boolean).slice(-LOG_LINES);
     } catch (error) {
-      // No previous run to read (400): try the current one.
+      // No previous run to read (400): try the current one. No log at all yet (400) or no pod
+      // any more (404) is no problem to warn about; a refusal is.
       if (attempt && isStatus(error, 400)) continue;
-      warn(kubeError(error, `reading the log of pod ${namespace}/${pod} for rollback evidence`).message);
+      if (!isStatus(error, 400) && !isStatus(error, 404)) warn(kubeError(error, `reading the log of pod ${namespace}/${pod} for rollback evidence`).message);
       return [];
     }
   }
@@ -101,6 +104,11 @@ export function evidenceDetails(evidence: Evidence): string {
   const event = first.events.at(-1);
   const line = first.logTail.at(-1);
   return [event, line ? `last log line: ${JSON.stringify(oneLine(line, 160))}` : undefined].filter(Boolean).join("; ");
+}
+
+function notStarted(pod: V1Pod, image: string): V1ContainerStatus | undefined {
+  const name = [...ours(pod, image)][0];
+  return name === undefined ? undefined : { name, image, imageID: "", ready: false, restartCount: 0 };
 }
 
 function ours(pod: V1Pod, image: string): Set<string> {

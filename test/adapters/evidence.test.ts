@@ -63,3 +63,17 @@ describe("rollback evidence", () => {
     expect(await gatherEvidence(apis(server.url).core, "shop", IMAGE, testLog())).toBeUndefined();
   });
 });
+
+describe("rollback evidence of a pod that never started", () => {
+  it("its log is asked for all the same: a 400 (nothing to read yet) is no warning, and the pod's phase is kept", async () => {
+    const pending = { metadata: { name: "shop-1" }, spec: { containers: [{ name: "app", image: IMAGE }] }, status: { phase: "Pending" } };
+    server.expect(
+      { method: "GET", path: PODS, reply: { status: 200, body: { items: [pending] } } },
+      { method: "GET", path: eventsPath, reply: { status: 200, body: { items: [] } } },
+      { method: "GET", path: logPath(false), reply: { status: 400, body: { kind: "Status", code: 400, message: 'container "app" in pod "shop-1" is waiting to start: ContainerCreating' } } },
+    );
+    const lines: string[] = [];
+    expect((await gatherEvidence(apis(server.url).core, "shop", IMAGE, testLog(lines)))?.summary).toBe("pod shop-1: not started: Pending");
+    expect(lines.filter((l) => l.includes('"warn"'))).toEqual([]);
+  });
+});
