@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { V1Container, V1Job, V1PodSpec } from "@kubernetes/client-node";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { tokenSecretName } from "../../src/adapters/build-token.ts";
 import { kanikoJob } from "../../src/adapters/kaniko-job.ts";
 import { loadConfig } from "../../src/config.ts";
 import { SETTINGS } from "../../src/settings.ts";
@@ -17,18 +18,21 @@ const JOBS = "/apis/batch/v1/namespaces/cicd/jobs";
 const PARAMS = "/api/v1/namespaces/cicd/configmaps/ci-runner-build-policy";
 const DENIED = "ValidatingAdmissionPolicy 'ci-runner-build-jobs' with binding 'ci-runner-build-jobs' denied request";
 const VOLUMES = "a build pod mounts only the registry Secret (registrySecrets: regcred in ConfigMap cicd/ci-runner-build-policy) and emptyDir volumes";
-const ENV = "a build pod reads only the git token Secret (gitTokenSecrets: git-token in ConfigMap cicd/ci-runner-build-policy)";
+const ENV = "a build pod reads only the git token Secret (gitTokenSecrets: git-token in ConfigMap cicd/ci-runner-build-policy) or the one named after its build Job (<Job name>-git-token)";
 // The e2e overlay's params: the Kaniko images the tests run as the ServiceAccount.
 const IMAGES = "a build pod runs only the Kaniko image set in ConfigMap cicd/ci-runner-build-policy (kanikoImages: e2e.local/kaniko:ok, e2e.local/kaniko:slow)";
 
 interface Status { reason?: string; message?: string }
 interface ConfigMap { metadata: { annotations?: Record<string, string> }; data?: Record<string, string> }
 
-/** The build Job exactly as ci-runner makes it (the real builder), with the token and registry Secrets. */
-function ownJob(name?: string): V1Job {
+/**
+ * The build Job exactly as ci-runner makes it (the real builder), with the registry Secret and the
+ * token Secret: the configured one, or with a GitHub App the Secret named after the Job.
+ */
+function ownJob(name?: string, tokenSecret = "git-token"): V1Job {
   const config = loadConfig({
     REPO: "acme/forged", IMAGE: "127.0.0.1:5000/acme/forged", CHART_PATH: "chart", RELEASE: "forged", KANIKO_IMAGE: "e2e.local/kaniko:ok",
-    REGISTRY_SECRET: "regcred", GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "git-token",
+    REGISTRY_SECRET: "regcred", GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: tokenSecret,
   }, {});
   const job = kanikoJob(config, "f".repeat(40), 1);
   if (name) job.metadata = { ...job.metadata, name };
@@ -60,6 +64,10 @@ const REFUSALS: { what: string; job: V1Job; why: string }[] = [
     job: forged("forged-configmap", (pod, c) => mount(pod, c, { name: "state", configMap: { name: "ci-runner-app" } })) },
   { what: "reads another Secret by secretKeyRef", why: `environment variable kaniko LOOT (Secret ${LOOT}) refused: ${ENV}`,
     job: forged("forged-secret-env", (_, c) => { c.env = [...(c.env ?? []), { name: "LOOT", valueFrom: { secretKeyRef: { name: LOOT, key: "token" } } }]; }) },
+  { what: "reads another build's token Secret", why: `environment variable kaniko GIT_PASSWORD (Secret build-shop-0123456789ab-1-git-token) refused: ${ENV}`,
+    job: ownJob("build-forged-ffffffffffff-2", "build-shop-0123456789ab-1-git-token") },
+  { what: "is named for a token Secret but is no build Job", why: `environment variable kaniko GIT_PASSWORD (Secret shop-git-token) refused: ${ENV}`,
+    job: ownJob("shop", "shop-git-token") },
   { what: "imports a Secret with envFrom", why: "envFrom refused on container kaniko: a build pod reads the git token Secret by secretKeyRef only",
     job: forged("forged-env-from", (_, c) => { c.envFrom = [{ secretRef: { name: LOOT } }]; }) },
   { what: "runs another image", why: `container kaniko runs busybox:1.37; ${IMAGES}`,
@@ -100,12 +108,15 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
   const admin = (path: string, init: Parameters<typeof api>[4] = {}) => api(world.info.server, world.info.adminToken, world.info.caCert, path, init);
   const refusal = (response: ApiResponse) => ({ ...(response.json() as Status), http: response.status });
 
-  it("(a) ci-runner's own build Jobs are admitted: with and without the token Secret", async () => {
+  it("(a) ci-runner's own build Jobs are admitted: with the token Secret, without one, and with a GitHub App's Secret of the Job's own", async () => {
     const withToken = await create(ownJob(), "runner", "?dryRun=All");
     expect(withToken.status, withToken.text).toBe(201);
     const config = loadConfig({ REPO: "acme/forged", IMAGE: "127.0.0.1:5000/acme/forged", CHART_PATH: "chart", RELEASE: "forged", KANIKO_IMAGE: "e2e.local/kaniko:slow", GIT_URL: "http://127.0.0.1:1/acme/forged.git" }, {});
     const publicRepo = await create(kanikoJob(config, "f".repeat(40), 1), "runner", "?dryRun=All");
     expect(publicRepo.status, publicRepo.text).toBe(201);
+    const name = ownJob().metadata?.name ?? "";
+    const githubApp = await create(ownJob(name, tokenSecretName(name)), "runner", "?dryRun=All");
+    expect(githubApp.status, githubApp.text).toBe(201);
   });
 
   it("(a) a sync as the ServiceAccount, private repository and token Secret, still builds and deploys", async () => {
