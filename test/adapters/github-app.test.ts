@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 async function setUp(options: { repo?: string; privateKey?: string; now?: () => number } = {}) {
-  const server = await githubFakeServer({ token: "unused-personal-token", app: { id: 777, publicKeyPem: APP.publicKey, installationId: 4321, owner: "acme", repos: ["acme/shop"] } });
+  const server = await githubFakeServer({ token: "unused-personal-token", app: { id: 777, publicKeyPem: APP.publicKey, installationId: 4321, owner: "acme", installedOn: (repo) => repo === "acme/shop" } });
   close = server.close;
   const secrets = new Secrets();
   const lines: string[] = [];
