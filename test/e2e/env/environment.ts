@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { api, type ControlPlane, controlPlaneBinaries, startControlPlane } from "./control-plane.ts";
+import { api, CONTROL_PLANE, type ControlPlane, controlPlaneBinaries, startControlPlane } from "./control-plane.ts";
 import { stopAll } from "./processes.ts";
 import { type Registry, startRegistry } from "./registry.ts";
 import { toolPath } from "./tools.ts";
@@ -58,11 +58,18 @@ export async function bootEnvironment(dir: string): Promise<{ info: EnvironmentI
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const bin = controlPlaneBinaries();
-  const [cp, registry] = await Promise.all([startControlPlane(join(dir, "cluster"), bin), startRegistry(dir)]);
+  const [cpStarted, registryStarted] = await Promise.allSettled([startControlPlane(join(dir, "cluster"), bin), startRegistry(dir)]);
   const stop = async () => {
     await stopAll(dir, ["registry"]);
-    await cp.stop();
+    await stopAll(join(dir, "cluster"), [...CONTROL_PLANE].reverse());
   };
+  // Both start at once: when one fails, the other is already running and must not outlive the run.
+  if (cpStarted.status === "rejected" || registryStarted.status === "rejected") {
+    await stop();
+    throw cpStarted.status === "rejected" ? cpStarted.reason : (registryStarted as PromiseRejectedResult).reason;
+  }
+  const cp = cpStarted.value;
+  const registry = registryStarted.value;
   try {
     const info: EnvironmentInfo = {
       dir, server: cp.server, adminToken: cp.adminToken, caCert: cp.caCert, kubeconfig: cp.kubeconfig, registry,
