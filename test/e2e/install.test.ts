@@ -78,7 +78,7 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
           const outcomes = [];
           let named = false;
           for (const helm of ["helm4", "helm3"] as const) {
-            const outcome = await freshDeployAsServiceAccount(c.rule, helm);
+            const outcome = await freshDeployAsServiceAccount(c.rule, helm, c.role);
             outcomes.push(`${helm} ${outcome.text}`);
             named = outcome.named;
             if (outcome.text !== "NOT NEEDED") break;
@@ -96,7 +96,7 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
   });
 
   /** From nothing: no state, no release; a new commit deployed by the ServiceAccount. */
-  async function freshDeployAsServiceAccount(removed: Rule, helm: "helm3" | "helm4"): Promise<{ named: boolean; text: string }> {
+  async function freshDeployAsServiceAccount(removed: Rule, helm: "helm3" | "helm4", role: string): Promise<{ named: boolean; text: string }> {
     await api(world.info.server, world.info.adminToken, world.info.caCert, "/api/v1/namespaces/cicd/configmaps/ci-runner-app", { method: "DELETE" });
     try {
       world.helm("helm4", "uninstall", "app", "-n", "app", "--wait");
@@ -104,9 +104,14 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
       // not installed yet
     }
     const app = appRepo();
-    app.commit();
-    const slow = removed.resources.includes("pods/log");
-    const run = await world.run(["sync", "--once"], app.env(helm, { HELM_TIMEOUT: "15s", KUBECONFIG: saKubeconfig, DEPLOY_NS: "app", RELEASE: "app", ...(slow ? { KANIKO_IMAGE: "e2e.local/kaniko:slow" } : {}) }));
+    // The rollback evidence's reads (deploy namespace) are used only when a deploy fails: those
+    // rules are tried with a chart whose pods never become ready.
+    const evidence = role.startsWith("app/") && removed.resources.some((r) => r === "events" || r === "pods/log");
+    app.commit({ "app.txt": `tick ${++ticks}\n`, "chart/values.yaml": `image:\n  repository: x\n  tag: latest\nneverReady: ${evidence}\n` });
+    const slow = removed.resources.includes("pods/log") && !evidence;
+    const run = await world.run(["sync", "--once"], app.env(helm, {
+      HELM_TIMEOUT: "15s", KUBECONFIG: saKubeconfig, DEPLOY_NS: "app", RELEASE: "app", KUBE_EVENTS: "true", ...(slow ? { KANIKO_IMAGE: "e2e.local/kaniko:slow" } : {}),
+    }));
     const problems = run.logs.filter((l) => l.level === "error" || l.level === "warn").map((l) => `${String(l.msg)} ${String(l.error ?? "")}`);
     const named = problems.find((m) => /forbidden/.test(m) && removed.resources.some((r) => m.includes(`"${r.split("/")[0]}"`) || m.includes(r)));
     if (named) return { named: true, text: `${run.code === 0 ? "warned" : `exit ${run.code}`}: ${named.slice(named.search(/forbidden/i), named.search(/forbidden/i) + 160)}` };
@@ -114,6 +119,7 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
   }
 
   let repo: ReturnType<World["app"]> | undefined;
+  let ticks = 0;
   function appRepo() {
     repo ??= world.app("app");
     return repo;
