@@ -5,6 +5,7 @@ import { createServer as createHttpServer, type IncomingMessage, type RequestLis
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { gateRoutes } from "./github-gates-routes.ts";
 
 /**
  * A real git smart-HTTP server (git http-backend as CGI) and the one GitHub REST call ci-runner
@@ -34,9 +35,16 @@ export interface GitServerStats {
 
 export async function startGitServer(options: GitServerOptions) {
   const stats: GitServerStats = { apiRequests: 0, apiCounted: 0, gitRequests: 0, urls: [] };
+  const gates = gateRoutes({
+    root: options.root,
+    authorized: (req, repo) => authorized(req, repo, "api"),
+    count: (counted) => { stats.apiRequests++; if (counted) stats.apiCounted++; },
+  });
   const handler: RequestListener = (req, res) => {
     stats.urls.push(req.url ?? "");
     const url = new URL(req.url ?? "/", "http://x");
+    // The gates' reads (compare, check runs, statuses, a commit's message) live in their own file.
+    if (gates.handle(req, res, url)) return;
     const api = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/commits\/(.+)$/.exec(url.pathname);
     if (api) return commitsApi(req, res, api[1] ?? "", api[2] ?? "", decodeURIComponent(api[3] ?? ""));
     if (url.pathname === "/_stats") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(stats));
