@@ -70,12 +70,17 @@ export function activeFreeze(windows: readonly FreezeWindow[], now: Date): { win
   return found;
 }
 
-/** The end of the latest start of `w` that began at or before `now` and still lasts, if any. */
+/**
+ * The end of the latest start of `w` at or before `now`, if that window still lasts. Starts are
+ * visited latest first, so the first one at or before `now` decides: every earlier start of the
+ * same window ends earlier.
+ */
 function windowEnd(w: FreezeWindow, now: Date): Date | undefined {
   const t = now.getTime();
   const local = wallClock(t, w.timeZone);
   const days = Math.ceil(w.durationMinutes / 1440) + 1;
-  let best: number | undefined;
+  const hours = [...w.hours].sort((a, b) => b - a);
+  const minutes = [...w.minutes].sort((a, b) => b - a);
   for (let back = 0; back <= days; back++) {
     const day = new Date(Date.UTC(local.year, local.month - 1, local.day - back));
     const [y, m, d, dow] = [day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), day.getUTCDay()];
@@ -83,15 +88,18 @@ function windowEnd(w: FreezeWindow, now: Date): Date | undefined {
     const dom = w.daysOfMonth.has(d);
     const wd = w.daysOfWeek.has(dow);
     if (!(w.dayOr ? dom || wd : dom && wd)) continue;
-    for (const h of w.hours) {
-      for (const mi of w.minutes) {
+    for (const h of hours) {
+      for (const mi of minutes) {
+        // No zone is more than 14 hours from UTC: a start that late is surely after now.
+        if (Date.UTC(y, m - 1, d, h, mi) - 14 * 3_600_000 > t) continue;
         const start = zonedToUtc(y, m, d, h, mi, w.timeZone);
+        if (start > t) continue;
         const end = start + w.durationMinutes * 60_000;
-        if (start <= t && t < end && (best === undefined || end > best)) best = end;
+        return t < end ? new Date(end) : undefined;
       }
     }
   }
-  return best === undefined ? undefined : new Date(best);
+  return undefined;
 }
 
 const formats = new Map<string, Intl.DateTimeFormat>();
