@@ -3,8 +3,8 @@ import type { IncomingMessage } from "node:http";
 /**
  * Octokit's `request.fetch`, made on node:http(s) instead of the global `fetch`. An idle tick makes
  * one GitHub request, and the global `fetch` loads undici's internals for it: about 0.05 s of a
- * 0.2 s tick (bench/), and they cannot be kept in the image's startup snapshot (perf note in
- * bench/results.md). Octokit, its retry and throttling plugins stay in charge: this only carries
+ * 0.2 s tick, and they cannot be kept in the image's startup snapshot (bench/README.md).
+ * Octokit, its retry and throttling plugins stay in charge: this only carries
  * one request and hands back what Octokit's fetch wrapper reads from a Response (status, url,
  * headers, text and arrayBuffer).
  *
