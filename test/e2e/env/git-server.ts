@@ -6,6 +6,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { gateRoutes } from "./github-gates-routes.ts";
+import { githubRoutes } from "./github-routes.ts";
 
 /**
  * A real git smart-HTTP server (git http-backend as CGI) and the one GitHub REST call ci-runner
@@ -40,13 +41,18 @@ export async function startGitServer(options: GitServerOptions) {
     authorized: (req, repo) => authorized(req, repo, "api"),
     count: (counted) => { stats.apiRequests++; if (counted) stats.apiCounted++; },
   });
+  // Deployments, statuses, the App (their own file); every API answer checked against GitHub's description.
+  let apiUrl = "";
+  const github = githubRoutes({ root: options.root, token: options.token, apiUrl: () => apiUrl });
   const handler: RequestListener = (req, res) => {
     stats.urls.push(req.url ?? "");
     const url = new URL(req.url ?? "/", "http://x");
+    github.check(req, res, url);
     // The gates' reads (compare, check runs, statuses, a commit's message) live in their own file.
     if (gates.handle(req, res, url)) return;
     const api = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/commits\/(.+)$/.exec(url.pathname);
     if (api) return commitsApi(req, res, api[1] ?? "", api[2] ?? "", decodeURIComponent(api[3] ?? ""));
+    if (github.handle(req, res, url)) return;
     if (url.pathname === "/_stats") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(stats));
     const git = /^\/([^/]+)\/([^/]+?)\.git(\/.*)$/.exec(url.pathname);
     if (git) return gitBackend(req, res, `${git[1]}/${git[2]}`, url);
@@ -59,6 +65,7 @@ export async function startGitServer(options: GitServerOptions) {
   function authorized(req: IncomingMessage, repo: string, scheme: "api" | "git"): boolean {
     if (!options.privateRepos.has(repo)) return true;
     const header = req.headers.authorization ?? "";
+    if (github.authorizes(header, repo, scheme)) return true;
     if (scheme === "api") return header === `token ${options.token}` || header === `Bearer ${options.token}`;
     return header === `Basic ${Buffer.from(`x-access-token:${options.token}`).toString("base64")}`;
   }
@@ -71,14 +78,14 @@ export async function startGitServer(options: GitServerOptions) {
       stats.apiCounted++;
       // GitHub answers 404 for a private repository without access, 401 for a bad token.
       const status = req.headers.authorization && options.privateRepos.has(repo) ? 401 : 404;
-      return void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ message: status === 401 ? "Bad credentials" : "Not Found" }));
+      return void res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ message: status === 401 ? "Bad credentials" : "Not Found", documentation_url: "https://docs.github.com/rest" }));
     }
     let sha: string;
     try {
       sha = execFileSync("git", ["rev-parse", "--verify", `refs/heads/${ref}^{commit}`], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
     } catch {
       stats.apiCounted++;
-      return void res.writeHead(422, { "content-type": "application/json" }).end(JSON.stringify({ message: `No commit found for SHA: ${ref}` }));
+      return void res.writeHead(422, { "content-type": "application/json" }).end(JSON.stringify({ message: `No commit found for SHA: ${ref}`, documentation_url: "https://docs.github.com/rest/commits/commits#get-a-commit" }));
     }
     const etag = `"${sha}"`;
     if (req.headers["if-none-match"] === etag) return void res.writeHead(304, { etag }).end();
@@ -141,10 +148,13 @@ export async function startGitServer(options: GitServerOptions) {
   });
   const { port } = server.address() as AddressInfo;
   const scheme = options.tls ? "https" : "http";
+  apiUrl = `${scheme}://127.0.0.1:${port}/api/v3`;
   return {
     url: `${scheme}://127.0.0.1:${port}`,
-    apiUrl: `${scheme}://127.0.0.1:${port}/api/v3`,
+    apiUrl,
     port,
+    /** The GitHub App installed on every repository of this server: its id and private key. */
+    app: github.app,
     stats,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
