@@ -80,9 +80,12 @@ export class RegistryV2 implements ImageRegistry {
         errors.push(`${scheme}: ${causeOf(error)}`);
         continue; // the next scheme, as Kaniko's client does
       }
+      // Whether the answer we end with was given to credentials we really sent.
+      let presented = credentials !== undefined;
       try {
         if (response.status === 401) {
           const authorization = await this.#authorize(response.headers.get("www-authenticate") ?? "", credentials, registry);
+          presented = authorization !== undefined;
           if (authorization) response = await this.#head(url, authorization);
         }
       } catch (error) {
@@ -90,6 +93,12 @@ export class RegistryV2 implements ImageRegistry {
         return undefined;
       }
       if (response.status === 200) return response.headers.get("docker-content-digest") ?? undefined;
+      if (response.status === 401 && presented) {
+        // The registry itself refused our credentials: the push would be refused the same way, on
+        // every tick and for every commit. Say so now instead of counting a build failure.
+        const secret = `${this.#o.namespace}/${this.#o.secretName ?? "?"}`;
+        throw new ConfigError(`registry ${host} refused the credentials in REGISTRY_SECRET ${secret} (HTTP 401)`, `recreate the Secret with working credentials: kubectl -n ${this.#o.namespace} create secret docker-registry ${this.#o.secretName ?? "<name>"} --docker-server=${host} --docker-username=... --docker-password=...`);
+      }
       if (response.status !== 404) this.#o.log.warn({ registry: host, status: response.status, image: this.#o.image, remedy: response.status === 401 || response.status === 403 ? "check REGISTRY_SECRET's credentials for this registry" : REACH_HINT }, "Registry did not say whether the image exists; building it");
       return undefined;
     }

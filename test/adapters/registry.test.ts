@@ -63,6 +63,17 @@ describe("registry v2 image check", () => {
     expect(secrets.scrub("tok-123456")).toBe("[REDACTED]");
   });
 
+  it("a registry that refuses the Secret's credentials is a config error naming the Secret: no build would push", async () => {
+    api.expect({ method: "GET", path: SECRET, reply: dockerSecret(new URL(registry.url).host, "robot", "wrong") });
+    registry.expect(
+      { method: "HEAD", path: MANIFEST, reply: { status: 401, headers: { "www-authenticate": 'Basic realm="registry"' } } },
+      { method: "HEAD", path: MANIFEST, check: (r) => expect(r.headers.authorization).toMatch(/^Basic /), reply: { status: 401, headers: { "www-authenticate": 'Basic realm="registry"' } } },
+    );
+    const error = await client("regcred").digestOf(SHA).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(`registry ${new URL(registry.url).host} refused the credentials in REGISTRY_SECRET cicd/regcred (HTTP 401)`);
+  });
+
   it("an image that is not there is absent", async () => {
     registry.expect({ method: "HEAD", path: MANIFEST, check: (r) => expect(r.headers.authorization).toBeUndefined(), reply: { status: 404 } });
     expect(await client(undefined).digestOf(SHA)).toBeUndefined();
