@@ -8,10 +8,21 @@ import { streamLines } from "./kube-stream.ts";
  * and git progress meters. Best effort: the build goes on whatever happens to the relay, and
  * stopping it never throws, whether or not the stream is still open.
  */
-export function relayBuildLog(kc: KubeConfig, namespace: string, job: string, pod: string, log: Logger): { stop(): void } {
+export interface LogRelay {
+  /** Ends the relay now; never throws. */
+  stop(): void;
+  /** Settles when the log stream ended by itself (the container exited) or was stopped. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * `follow`: relay as the build runs, until the container exits. Without it, relay what the log
+ * holds now: for a build that finished before its relay could start.
+ */
+export function relayBuildLog(kc: KubeConfig, namespace: string, job: string, pod: string, log: Logger, follow = true): LogRelay {
   const stopped = new AbortController();
-  const path = `/api/v1/namespaces/${namespace}/pods/${pod}/log?container=kaniko&follow=true`;
-  streamLines(kc, path, stopped.signal, (text) => {
+  const path = `/api/v1/namespaces/${namespace}/pods/${pod}/log?container=kaniko${follow ? "&follow=true" : ""}`;
+  const done = streamLines(kc, path, stopped.signal, (text) => {
     for (const line of cleanLines(text)) log.info({ job, line }, "Build output");
   }).then((status) => {
     // The log endpoint answers a bare 403: say which permission that is.
@@ -20,5 +31,5 @@ export function relayBuildLog(kc: KubeConfig, namespace: string, job: string, po
   }, (error: unknown) => {
     if (!stopped.signal.aborted) log.debug({ job, err: error }, "Build log relay ended");
   });
-  return { stop: () => stopped.abort() };
+  return { stop: () => stopped.abort(), done };
 }

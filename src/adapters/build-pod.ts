@@ -61,12 +61,19 @@ export function failureReason(job: V1Job, pod: V1Pod | undefined, buildTimeoutSe
   return [condition?.reason, condition?.message].filter(Boolean).join(": ") || "build Job failed";
 }
 
-/** The last line of Kaniko's output that reports an error, cleaned of colour and log prefixes. */
+/**
+ * The line of Kaniko's output that says what went wrong, cleaned of colour and log prefixes:
+ * the executor's own "Error: ..." (printed before its usage text), else the last error-level log
+ * line, else the last line mentioning an error that is not a flag's description.
+ */
 export function kanikoErrorLine(output: string): string | undefined {
   const lines = cleanLines(output);
-  const errors = lines.filter((l) => /\berror\b/i.test(l));
-  const chosen = errors.at(-1) ?? lines.at(-1);
-  return chosen === undefined ? undefined : oneLine(chosen.replace(/^(level=)?error:?\s*/i, ""), 300);
+  const fatal = lines.find((l) => /^Error: /.test(l));
+  const logged = lines.filter((l) => /^(ERRO|FATA)\[|level=(error|fatal)/.test(l)).at(-1);
+  const mention = lines.filter((l) => /\berror\b/i.test(l) && !/^-/.test(l)).at(-1);
+  const chosen = fatal ?? logged ?? mention ?? lines.at(-1);
+  if (chosen === undefined) return undefined;
+  return oneLine(chosen.replace(/^(Error: |(ERRO|FATA)\[\d+\]\s*|level=\w+\s*)/, "").replace(/^error:?\s*/i, ""), 500);
 }
 
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;

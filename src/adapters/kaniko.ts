@@ -5,7 +5,7 @@ import type { Logger } from "../log.ts";
 import { LABELS, MANAGER, buildJobName, targetSelector } from "../names.ts";
 import type { BuildRequest, BuildRunner } from "../reconcile/ports.ts";
 import type { BuildObservation } from "../reconcile/types.ts";
-import { relayBuildLog } from "./build-log.ts";
+import { type LogRelay, relayBuildLog } from "./build-log.ts";
 import { containerStarted, failureReason, finished, startFailure } from "./build-pod.ts";
 import { kanikoJob } from "./kaniko-job.ts";
 import { isStatus, kubeError } from "./kube.ts";
@@ -18,6 +18,9 @@ const DIGEST = /sha256:[0-9a-f]{64}/;
  * and its pod are read again, so a pod that cannot start is seen within this time.
  */
 const WATCH_WINDOW_SECONDS = 10;
+
+/** How long the build's last log lines may take to reach us after the Job finished. */
+const LOG_DRAIN_MS = 3_000;
 
 export interface KanikoDeps {
   readonly kc: KubeConfig;
@@ -76,12 +79,15 @@ export class KanikoBuilds implements BuildRunner {
    */
   async wait(name: string, fence: AbortSignal): Promise<void> {
     const deadline = Date.now() + (this.#d.config.buildTimeoutSeconds + 120) * 1000;
-    let relay: { stop(): void } | undefined;
+    let relay: LogRelay | undefined;
     try {
       while (Date.now() < deadline) {
         if (fence.aborted) throw fence.reason;
         const job = await this.#read(name);
-        if (finished(job)) return;
+        if (finished(job)) {
+          await this.#finishRelay(name, relay);
+          return;
+        }
         const pod = await this.#pod(name);
         const stuck = startFailure(pod);
         // The Job stays: once the Secret or image exists the kubelet starts the pod, and the next
@@ -96,6 +102,24 @@ export class KanikoBuilds implements BuildRunner {
     } finally {
       relay?.stop();
     }
+  }
+
+  /**
+   * The build's last lines reach our log too: a following relay gets a moment to drain; a build
+   * that finished before its relay could start has its log read once.
+   */
+  async #finishRelay(name: string, relay: LogRelay | undefined): Promise<void> {
+    let current = relay;
+    if (current === undefined) {
+      const pod = await this.#pod(name).catch(() => undefined);
+      if (pod?.metadata?.name === undefined || !containerStarted(pod)) return;
+      current = relayBuildLog(this.#d.kc, this.#ns, name, pod.metadata.name, this.#d.log, false);
+    }
+    const { promise: timeUp, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(resolve, LOG_DRAIN_MS);
+    await Promise.race([current.done, timeUp]);
+    clearTimeout(timer);
+    current.stop();
   }
 
   async remove(name: string): Promise<void> {

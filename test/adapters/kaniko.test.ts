@@ -100,6 +100,7 @@ describe("Kaniko Job manifest", () => {
 describe("Kaniko builds against the API", () => {
   let server: Awaited<ReturnType<typeof strictServer>>;
   let builds: KanikoBuilds;
+  const lines: string[] = [];
   const JOBS = "/apis/batch/v1/namespaces/cicd/jobs";
   const name = "build-shop-0123456789ab-1";
   const ours = { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "cicd", labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "shop", "ci-runner.dev/sha": SHA, "ci-runner.dev/attempt": "1" } }, status: {} };
@@ -113,7 +114,8 @@ describe("Kaniko builds against the API", () => {
   beforeEach(async () => {
     server = await strictServer();
     const { kc, core, batch } = apis(server.url);
-    builds = new KanikoBuilds({ kc, core, batch, log: testLog(), config });
+    lines.length = 0;
+    builds = new KanikoBuilds({ kc, core, batch, log: testLog(lines), config });
   });
   afterEach(async () => {
     server.verify();
@@ -186,8 +188,13 @@ describe("Kaniko builds against the API", () => {
       { method: "GET", path: PODS, reply: { status: 200, body: pendingPod() } },
       { method: "GET", path: WATCH, reply: { status: 200, body: `${JSON.stringify({ type: "MODIFIED", object: complete })}\n` } },
       { method: "GET", path: `${JOBS}/${name}`, reply: { status: 200, body: complete } },
+      // Finished before a relay started: the log is read once, so its last lines still reach us.
+      { method: "GET", path: PODS, reply: { status: 200, body: { items: [{ metadata: { name: `${name}-x` }, status: { phase: "Succeeded", containerStatuses: [{ name: "kaniko", state: { terminated: { exitCode: 0 } } }] } }] } } },
+      { method: "GET", path: `/api/v1/namespaces/cicd/pods/${name}-x/log?container=kaniko`, reply: { status: 200, body: "\u001b[36mINFO\u001b[0m[0003] Pushed image\nEnumerating objects: 50% (1/2)\r\n" } },
     );
     await builds.wait(name, open);
+    const relayed = lines.map((l) => JSON.parse(l) as { msg: string; line?: string }).filter((l) => l.msg === "Build output").map((l) => l.line);
+    expect(relayed).toEqual(["INFO[0003] Pushed image"]);
   });
 
   it("a refused watch is a configuration error naming the permission", async () => {

@@ -60,4 +60,13 @@ describe("Kaniko's output as a person reads it", () => {
   it("the last error line wins", () => {
     expect(kanikoErrorLine("error: first\nINFO x\nerror: second\n")).toBe("second");
   });
+
+  it("the executor's own Error: line wins over its usage text, whose flags mention errors", () => {
+    const out = "Error: error resolving source context: authentication required\nUsage:\n  executor [flags]\nFlags:\n  -v, --verbosity string   Log level (trace, debug, info, warn, error, fatal, panic) (default \"info\")\n";
+    expect(kanikoErrorLine(out)).toBe("resolving source context: authentication required");
+  });
+
+  it("an error-level log line is found among info lines", () => {
+    expect(kanikoErrorLine("INFO[0000] Retrieving\nERRO[0002] pushing image: UNAUTHORIZED: authentication required\nINFO[0002] done\n")).toBe("pushing image: UNAUTHORIZED: authentication required");
+  });
 });
