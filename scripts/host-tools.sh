@@ -4,7 +4,8 @@
 #   apache2-utils (htpasswd) and docker-registry (a real registry); time and curl for `npm run bench`;
 #   prometheus-pushgateway (the real Pushgateway the metrics are pushed to in the e2e tests);
 #   containerd, runc, containernetworking-plugins, buildah, skopeo, busybox-static, iptables and
-#   iproute2 for the real node (container runtime, bridge network, local images).
+#   iproute2 for the real node (container runtime, bridge network, local images); mmdebstrap for the
+#   image test's Debian base.
 # Go is checked, not installed (Debian's is too old): the version tools/k8s-testenv/go.mod names.
 #
 #   bash scripts/host-tools.sh          install what is missing when this machine allows it (root,
@@ -20,7 +21,7 @@ PACKAGES=(
   git:git openssl:openssl unzip:unzip apache2-utils:htpasswd docker-registry:docker-registry
   curl:curl time:/usr/bin/time prometheus-pushgateway:prometheus-pushgateway
   containerd:containerd runc:runc containernetworking-plugins:/usr/lib/cni/bridge buildah:buildah
-  skopeo:skopeo busybox-static:/bin/busybox iptables:iptables iproute2:ip
+  skopeo:skopeo mmdebstrap:mmdebstrap busybox-static:/bin/busybox iptables:iptables iproute2:ip
 )
 
 # On Debian the package database says; elsewhere, the probe (a tool may come from another source).
