@@ -33,7 +33,7 @@ export interface KubeletCredentials {
  * `localhost` (it refuses a loopback node IP, so the API server reaches it by hostname), and the API
  * server gets a client certificate for `kubectl logs`/`exec` against it. `ca` is reused, not made.
  */
-export type NodeKind = { kind: "kwok" } | { kind: "real"; ca: CertPair };
+export type NodeKind = { kind: "kwok" } | { kind: "real"; ca: CertPair; /** Pods reach the API server here (a runner in a pod). */ gateway: string };
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -66,7 +66,7 @@ current-context: e2e
  */
 export async function startControlPlane(dir: string, bin: string, node: NodeKind = { kind: "kwok" }): Promise<ControlPlane> {
   mkdirSync(dir, { recursive: true });
-  const pki = makePki(dir, node.kind === "real" ? node.ca : undefined);
+  const pki = node.kind === "real" ? makePki(dir, node.ca, [node.gateway]) : makePki(dir);
   const [etcdClient, etcdPeer, apiPort, cmPort, schedPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const adminToken = `admin-${Math.random().toString(36).slice(2)}`;
   const nodeToken = `node-${Math.random().toString(36).slice(2)}`;

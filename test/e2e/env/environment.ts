@@ -31,6 +31,8 @@ export interface RealNodeInfo {
   readonly bridge: string;
   /** The port the HTTPS git server must listen on: pods reach it through a DNAT rule made at boot. */
   readonly gitPort: number;
+  /** The API server's port, forwarded from gateway:port for a runner in a pod. */
+  readonly apiPort: number;
   /** Serving certificate for 127.0.0.1 and the gateway, signed by `caCert`. */
   readonly gitTls: { readonly cert: string; readonly key: string };
   readonly kanikoImage: string;

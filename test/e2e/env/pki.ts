@@ -24,14 +24,15 @@ function openssl(dir: string, ...args: string[]): void {
  * With `ca`, that CA is copied in instead of made: the real node bakes its CA into the Kaniko image,
  * and a CA that changed every run would rebuild that image every run.
  */
-export function makePki(dir: string, ca?: CertPair): Pki {
+export function makePki(dir: string, ca?: CertPair, extraIps: readonly string[] = []): Pki {
   if (ca) {
     copyFileSync(ca.cert, join(dir, "ca.crt"));
     copyFileSync(ca.key, join(dir, "ca.key"));
   } else {
     openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=ci-runner-test-ca");
   }
-  const server = signCert(dir, "server", "/CN=kube-apiserver", "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\nextendedKeyUsage=serverAuth");
+  const ips = ["127.0.0.1", "10.96.0.1", ...extraIps].map((ip) => `IP:${ip}`).join(",");
+  const server = signCert(dir, "server", "/CN=kube-apiserver", `subjectAltName=${ips},DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth`);
   openssl(dir, "genrsa", "-out", "sa.key", "2048");
   openssl(dir, "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
   return {

@@ -7,7 +7,7 @@ import { type EnvironmentInfo, prepareBuildNamespace, REPO_ROOT } from "./enviro
 import { hostLeftovers, mountsUnder, recordHostState, restoreHostState, savedHostState, unmountUnder } from "./host-state.ts";
 import { ensureImages, IMAGES, pushImages, writeAuthFile } from "./images.ts";
 import { startKubelet } from "./kubelet.ts";
-import { bridgeExists, type PodNetwork, podNetwork, setUpPodNetwork, taggedRules, tearDownPodNetwork } from "./network.ts";
+import { bridgeExists, exposeToPods, type PodNetwork, podNetwork, setUpPodNetwork, taggedRules, tearDownPodNetwork } from "./network.ts";
 import { cachedCa, signCert } from "./pki.ts";
 import { commandLine, freePort, sleep, stopAll, waitFor } from "./processes.ts";
 import { startRegistry } from "./registry.ts";
@@ -69,8 +69,11 @@ export async function bootRealNode(dir: string): Promise<{ info: EnvironmentInfo
 
     const [containerd, cp] = await Promise.all([
       startContainerd(join(dir, DIRS.containerd), net, nodeRegistry),
-      startControlPlane(join(dir, DIRS.cluster), bin, { kind: "real", ca }),
+      startControlPlane(join(dir, DIRS.cluster), bin, { kind: "real", ca, gateway: net.gateway }),
     ]);
+    // A runner in a pod reaches the API server as gateway:port (there is no kube-proxy here).
+    const apiPort = Number(new URL(cp.server).port);
+    exposeToPods(net, apiPort);
     lap(started, "containerd and control plane up");
     if (!cp.kubelet) throw new Error("the control plane made no kubelet credentials");
     const kubelet = await startKubelet(join(dir, DIRS.kubelet), bin, containerd.socket, cp.kubelet);
@@ -83,7 +86,7 @@ export async function bootRealNode(dir: string): Promise<{ info: EnvironmentInfo
       helm3: toolPath("helm3"), helm4: toolPath("helm4"), kubectl: toolPath("kubectl"),
       bootSeconds: (Date.now() - started) / 1000,
       real: {
-        gateway: net.gateway, bridge: net.bridge, gitPort, gitTls,
+        gateway: net.gateway, bridge: net.bridge, gitPort, gitTls, apiPort,
         kanikoImage: `${nodeRegistry.host}/${IMAGES.kaniko}`, baseImage: `${nodeRegistry.host}/${IMAGES.busybox}`,
       },
     };
