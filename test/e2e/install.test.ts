@@ -111,6 +111,8 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
     const slow = removed.resources.includes("pods/log") && !evidence;
     const run = await world.run(["sync", "--once"], app.env(helm, {
       HELM_TIMEOUT: "15s", KUBECONFIG: saKubeconfig, DEPLOY_NS: "app", RELEASE: "app", KUBE_EVENTS: "true", ...(slow ? { KANIKO_IMAGE: "e2e.local/kaniko:slow" } : {}),
+      // As a GitHub App: its token reaches the build pod in a Secret per build Job.
+      GITHUB_APP_ID: String(world.git.app.id), GITHUB_APP_PRIVATE_KEY: world.git.app.privateKey,
     }));
     const problems = run.logs.filter((l) => l.level === "error" || l.level === "warn").map((l) => `${String(l.msg)} ${String(l.error ?? "")}`);
     const named = problems.find((m) => /forbidden/.test(m) && removed.resources.some((r) => m.includes(`"${r.split("/")[0]}"`) || m.includes(r)));
