@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { V1Container, V1Job, V1PodSpec } from "@kubernetes/client-node";
@@ -23,7 +24,7 @@ const ENV = "a build pod reads only the git token Secret (gitTokenSecrets: git-t
 const IMAGES = "a build pod runs only the Kaniko image set in ConfigMap cicd/ci-runner-build-policy (kanikoImages: e2e.local/kaniko:ok, e2e.local/kaniko:slow)";
 
 interface Status { reason?: string; message?: string }
-interface ConfigMap { metadata: { annotations?: Record<string, string> }; data?: Record<string, string> }
+interface ConfigMap { metadata: { annotations?: Record<string, string> } }
 
 /**
  * The build Job exactly as ci-runner makes it (the real builder), with the registry Secret and the
@@ -106,6 +107,7 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
     return api(server, token, world.info.caCert, `${JOBS}${query}`, { method: "POST", body: JSON.stringify(job) });
   };
   const admin = (path: string, init: Parameters<typeof api>[4] = {}) => api(world.info.server, world.info.adminToken, world.info.caCert, path, init);
+  const kubectl = (args: string[], input?: string) => execFileSync(world.info.kubectl, ["--kubeconfig", world.info.kubeconfig, ...args], { encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"] });
   const refusal = (response: ApiResponse) => ({ ...(response.json() as Status), http: response.status });
 
   it("(a) ci-runner's own build Jobs are admitted: with the token Secret, without one, and with a GitHub App's Secret of the Job's own", async () => {
@@ -149,19 +151,17 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
     });
 
     it("any of them once its params ConfigMap is gone: the policy fails closed", async () => {
-      const params = await world.get<ConfigMap & { metadata: Record<string, unknown> }>(PARAMS);
-      if (!params) throw new Error("the base's params ConfigMap is missing");
       expect((await admin(PARAMS, { method: "DELETE" })).ok).toBe(true);
       try {
         const response = await eventually(() => create(ownJob("own-without-params"), "runner", "?dryRun=All"), (r) => r.status !== 201);
         expect(refusal(response).message).toBe(`jobs.batch "own-without-params" is forbidden: ${DENIED}: failed to configure binding: no params found for policy binding with \`Deny\` parameterNotFoundAction`);
       } finally {
-        const { name, namespace, labels, annotations } = params.metadata;
-        const restored = await admin("/api/v1/namespaces/cicd/configmaps", { method: "POST", body: JSON.stringify({ ...params, metadata: { name, namespace, labels, annotations } }) });
-        expect(restored.status, restored.text).toBe(201);
+        restoreParams();
       }
       const admitted = await eventually(() => create(ownJob(), "runner", "?dryRun=All"), (r) => r.status === 201);
       expect(admitted.status, admitted.text).toBe(201);
+      // Restored as kubectl's: the base still applies server-side without a conflict.
+      expect(kubectl(["apply", "--server-side", "--dry-run=server", "-k", join(REPO_ROOT, "manifests")])).toMatch(/configmap\/ci-runner-build-policy serverside-applied/);
     });
   });
 
@@ -183,6 +183,17 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
       await admin(`${JOBS}/admin-made?propagationPolicy=Background`, { method: "DELETE" });
     }
   });
+
+  /**
+   * The params as the environment applied them: server-side, by kubectl from the overlay, so the
+   * field manager stays kubectl's and a later `kubectl apply --server-side` of the base (as
+   * install.test.ts does) meets no conflict.
+   */
+  function restoreParams(): void {
+    const params = parseAllDocuments(kubectl(["kustomize", join(REPO_ROOT, "test", "e2e", "overlay")])).find((d) => d.get("kind") === "ConfigMap" && d.getIn(["metadata", "name"]) === "ci-runner-build-policy");
+    if (!params) throw new Error("the overlay has no ci-runner-build-policy ConfigMap");
+    kubectl(["apply", "--server-side", "-f", "-"], params.toString());
+  }
 
   /** The policy is compiled when the API server sees its params change: poll a few seconds. */
   async function eventually(attempt: () => Promise<ApiResponse>, done: (r: ApiResponse) => boolean): Promise<ApiResponse> {
