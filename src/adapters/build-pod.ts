@@ -44,10 +44,11 @@ export function finished(job: V1Job): boolean {
 
 /**
  * Why a finished build failed, in the words a person needs: out of memory names the limit, a
- * deadline names BUILD_TIMEOUT, otherwise Kaniko's own last error line (the kubelet copies the
- * log's tail into the termination message when the digest file was never written).
+ * deadline names BUILD_TIMEOUT, otherwise Kaniko's own error line, from its log when that was read,
+ * else from the termination message (the kubelet copies the log's tail into it when the digest
+ * file was never written).
  */
-export function failureReason(job: V1Job, pod: V1Pod | undefined, buildTimeoutSeconds: number): string {
+export function failureReason(job: V1Job, pod: V1Pod | undefined, buildTimeoutSeconds: number, log?: string): string {
   const condition = (job.status?.conditions ?? []).find((c) => c.type === "Failed" && c.status === "True");
   const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
   if (terminated?.reason === "OOMKilled") {
@@ -55,7 +56,9 @@ export function failureReason(job: V1Job, pod: V1Pod | undefined, buildTimeoutSe
     return `the build ran out of memory${limit ? ` at its ${limit} limit` : ""} (OOMKilled); raise BUILD_MEMORY_LIMIT`;
   }
   if (condition?.reason === "DeadlineExceeded") return `the build did not finish within BUILD_TIMEOUT (${buildTimeoutSeconds}s)`;
-  const line = terminated?.message ? kanikoErrorLine(terminated.message) : undefined;
+  // The termination message holds only the log's last 80 lines: after Kaniko's usage text that
+  // can be all flags. The log itself, when read, has the executor's own Error: line.
+  const line = [log, terminated?.message].map((text) => (text ? kanikoErrorLine(text) : undefined)).find((l) => l !== undefined);
   if (line !== undefined) return `${line} (exit code ${terminated?.exitCode})`;
   if (terminated !== undefined) return `build pod exited with code ${terminated.exitCode}${terminated.reason ? ` (${terminated.reason})` : ""}`;
   return [condition?.reason, condition?.message].filter(Boolean).join(": ") || "build Job failed";

@@ -163,8 +163,19 @@ export class KanikoBuilds implements BuildRunner {
       const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
       return { ...base, phase: "succeeded", digest: DIGEST.exec(terminated?.message ?? "")?.[0] };
     }
-    const why = failureReason(job, pod, this.#d.config.buildTimeoutSeconds);
+    const why = failureReason(job, pod, this.#d.config.buildTimeoutSeconds, await this.#logOf(pod));
     return { ...base, phase: "failed", reason: `${why}; see kubectl -n ${this.#ns} logs job/${base.name}` };
+  }
+
+  /** The end of a failed build pod's log; undefined when it cannot be read (the reason then comes from the pod status). */
+  async #logOf(pod: V1Pod | undefined): Promise<string | undefined> {
+    const name = pod?.metadata?.name;
+    if (name === undefined || pod?.status?.containerStatuses?.[0]?.state?.terminated === undefined) return undefined;
+    try {
+      return await this.#d.core.readNamespacedPodLog({ name, namespace: this.#ns, container: "kaniko", limitBytes: 256 * 1024 });
+    } catch {
+      return undefined;
+    }
   }
 
   async #pod(job: string): Promise<V1Pod | undefined> {
