@@ -92,18 +92,18 @@ const REFUSALS: { what: string; job: V1Job; why: string }[] = [
 // A skipped run says why: the host tools are missing on this machine (never with CI=true).
 describe.skipIf(skip !== undefined)("the build policy: what the runner's token may create in cicd", () => {
   let world: World;
-  let asRunner: { server: string; token: string; kubeconfig: string };
+  let runner: { server: string; token: string; kubeconfig: string };
   beforeAll(async () => {
     if (!("info" in e2e)) return;
     world = await e2eWorld(e2e.info);
     const kubeconfig = await world.serviceAccountKubeconfig("cicd", "deployer");
     const { clusters, users } = parse(readFileSync(kubeconfig, "utf8")) as { clusters: { cluster: { server: string } }[]; users: { user: { token: string } }[] };
-    asRunner = { server: clusters[0]?.cluster.server ?? "", token: users[0]?.user.token ?? "", kubeconfig };
+    runner = { server: clusters[0]?.cluster.server ?? "", token: users[0]?.user.token ?? "", kubeconfig };
   });
   afterAll(async () => world?.close());
 
   const create = (job: V1Job, as: "runner" | "admin", query = ""): Promise<ApiResponse> => {
-    const [server, token] = as === "runner" ? [asRunner.server, asRunner.token] : [world.info.server, world.info.adminToken];
+    const [server, token] = as === "runner" ? [runner.server, runner.token] : [world.info.server, world.info.adminToken];
     return api(server, token, world.info.caCert, `${JOBS}${query}`, { method: "POST", body: JSON.stringify(job) });
   };
   const admin = (path: string, init: Parameters<typeof api>[4] = {}) => api(world.info.server, world.info.adminToken, world.info.caCert, path, init);
@@ -127,7 +127,7 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
     const app = world.app("app", { private: true });
     const sha = app.commit();
     const from = world.proxy.requests.length;
-    const run = await world.run(["sync", "--once"], app.env("helm4", { KUBECONFIG: asRunner.kubeconfig, DEPLOY_NS: "app", RELEASE: "app", GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "git-token" }));
+    const run = await world.run(["sync", "--once"], app.env("helm4", { KUBECONFIG: runner.kubeconfig, DEPLOY_NS: "app", RELEASE: "app", GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "git-token" }));
     expect(run.code, run.stderr).toBe(0);
     const annotations = (await world.get<ConfigMap>("/api/v1/namespaces/cicd/configmaps/ci-runner-app"))?.metadata.annotations ?? {};
     expect(annotations["ci-runner.dev/deployed-sha"]).toBe(sha);
@@ -182,6 +182,53 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
     } finally {
       await admin(`${JOBS}/admin-made?propagationPolicy=Background`, { method: "DELETE" });
     }
+  });
+
+  describe("Secrets: create and patch (for a GitHub App's per-Job token) cannot read or mint another", () => {
+    const SECRETS = "/api/v1/namespaces/cicd/secrets";
+    const LOOT_VALUE = Buffer.from("loot-value-never-seen").toString("base64");
+    const SECRETS_DENIED = "ValidatingAdmissionPolicy 'ci-runner-build-secrets' with binding 'ci-runner-build-secrets' denied request";
+    const ONLY_OURS = "the runner may create or change only the token Secrets of its build Jobs (<build Job>-git-token, labelled app.kubernetes.io/managed-by: ci-runner)";
+    const asRunner = (path: string, init: Parameters<typeof api>[4]) => api(runner.server, runner.token, world.info.caCert, path, init);
+    const merge = (body: unknown) => ({ method: "PATCH", body: JSON.stringify(body), contentType: "application/merge-patch+json" });
+    const ownTokenSecret = (name: string) => ({ apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name, labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "forged" } }, stringData: { token: "t" } });
+    beforeAll(async () => {
+      const created = await admin(SECRETS, { method: "POST", body: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: LOOT }, data: { token: LOOT_VALUE } }) });
+      expect([201, 409]).toContain(created.status);
+    });
+    afterAll(async () => {
+      await admin(`${SECRETS}/${LOOT}`, { method: "DELETE" });
+    });
+
+    it("a no-op patch of another Secret is refused, and the answer carries none of it", async () => {
+      const response = await asRunner(`${SECRETS}/${LOOT}`, merge({}));
+      expect(refusal(response)).toMatchObject({ http: 403, reason: "Forbidden", message: `secrets "${LOOT}" is forbidden: ${SECRETS_DENIED}: Secret ${LOOT} refused: ${ONLY_OURS}` });
+      expect(response.text).not.toContain(LOOT_VALUE);
+    });
+
+    it("a ServiceAccount token Secret is refused: the token controller would fill it in", async () => {
+      const body = { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: "build-forged-ffffffffffff-1-git-token", labels: { "app.kubernetes.io/managed-by": "ci-runner" }, annotations: { "kubernetes.io/service-account.name": "deployer" } } };
+      const response = await asRunner(SECRETS, { method: "POST", body: JSON.stringify(body) });
+      expect(refusal(response)).toMatchObject({ http: 403, message: `secrets "build-forged-ffffffffffff-1-git-token" is forbidden: ${SECRETS_DENIED}: Secret build-forged-ffffffffffff-1-git-token refused: a build token Secret is Opaque and labelled app.kubernetes.io/managed-by: ci-runner; this one is kubernetes.io/service-account-token` });
+    });
+
+    it("a Secret named otherwise is refused; a build Job's token Secret is created and patched", async () => {
+      const other = await asRunner(SECRETS, { method: "POST", body: JSON.stringify(ownTokenSecret("loot-copy")) });
+      expect(refusal(other)).toMatchObject({ http: 403, message: `secrets "loot-copy" is forbidden: ${SECRETS_DENIED}: Secret loot-copy refused: ${ONLY_OURS}` });
+      const name = tokenSecretName(ownJob().metadata?.name ?? "");
+      const created = await asRunner(SECRETS, { method: "POST", body: JSON.stringify(ownTokenSecret(name)) });
+      try {
+        expect(created.status, created.text).toBe(201);
+        const patched = await asRunner(`${SECRETS}/${name}`, merge({ stringData: { token: "refreshed" } }));
+        expect(patched.status, patched.text).toBe(200);
+        // Relabelled by an admin, it is no longer the runner's to patch.
+        expect((await admin(`${SECRETS}/${name}`, merge({ metadata: { labels: { "app.kubernetes.io/managed-by": "someone-else" } } }))).status).toBe(200);
+        const taken = await asRunner(`${SECRETS}/${name}`, merge({ metadata: { labels: { "app.kubernetes.io/managed-by": "ci-runner" } } }));
+        expect(refusal(taken)).toMatchObject({ http: 403, message: `secrets "${name}" is forbidden: ${SECRETS_DENIED}: Secret ${name} refused: ${ONLY_OURS}` });
+      } finally {
+        await admin(`${SECRETS}/${name}`, { method: "DELETE" });
+      }
+    });
   });
 
   /**
