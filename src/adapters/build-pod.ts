@@ -76,7 +76,8 @@ export function kanikoErrorLine(output: string): string | undefined {
   const mention = lines.filter((l) => /\berror\b/i.test(l) && !/^-/.test(l)).at(-1);
   const chosen = fatal ?? logged ?? mention ?? lines.at(-1);
   if (chosen === undefined) return undefined;
-  return oneLine(chosen.replace(/^(Error: |(ERRO|FATA)\[\d+\]\s*|level=\w+\s*)/, "").replace(/^error:?\s*/i, ""), 500);
+  // Prefixes and an empty cause ("...: required: ") say nothing a person needs.
+  return oneLine(chosen.replace(/^(Error: |(ERRO|FATA)\[\d+\]\s*|level=\w+\s*)/, "").replace(/^error:?\s*/i, "").replace(/[:\s]+$/, ""), 500);
 }
 
 const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;

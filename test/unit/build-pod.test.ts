@@ -48,7 +48,7 @@ describe("why a build failed", () => {
 
   it("a log read after the failure wins over a termination message cut to Kaniko's usage text", () => {
     const usage = "  -v, --verbosity string   Log level (trace, debug, info, warn, error, fatal, panic)\nUse \"executor [command] --help\" for more information about a command.\n";
-    const log = `INFO[0000] Resolving\nError: error resolving source context: authentication required\nUsage:\n${usage}`;
+    const log = `INFO[0000] Resolving\nError: error resolving source context: authentication required: \nUsage:\n${usage}`;
     expect(failureReason(failedJob(), pod({ terminated: { exitCode: 1, reason: "Error", message: usage } }), 60, log))
       .toBe("resolving source context: authentication required (exit code 1)");
   });
