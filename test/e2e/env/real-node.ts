@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync,
 import { join } from "node:path";
 import { api, CONTROL_PLANE, controlPlaneBinaries, startControlPlane } from "./control-plane.ts";
 import { killLeftoverShims, removeAllContainers, startContainerd } from "./containerd.ts";
-import { type EnvironmentInfo, prepareBuildNamespace, REPO_ROOT } from "./environment.ts";
+import { type EnvironmentInfo, missingHostTools, prepareBuildNamespace, REPO_ROOT } from "./environment.ts";
 import { hostLeftovers, mountsUnder, recordHostState, restoreHostState, savedHostState, unmountUnder } from "./host-state.ts";
 import { ensureImages, IMAGES, pushImages, writeAuthFile } from "./images.ts";
 import { startKubelet } from "./kubelet.ts";
@@ -28,6 +28,18 @@ interface Layout {
 }
 
 const DIRS = { containerd: "containerd", cluster: "cluster", kubelet: "kubelet" } as const;
+
+/** Debian packages the real node needs beyond the kwok suite's: containerd runc containernetworking-plugins buildah busybox-static iptables iproute2. */
+const NODE_TOOLS = ["containerd", "containerd-shim-runc-v2", "ctr", "runc", "buildah", "iptables", "ip", "umount"];
+const NODE_FILES = ["/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/bin/busybox"];
+
+/** What this machine lacks to run a real node (root, Linux, the packages); empty when it can. */
+export function missingRealNodePrerequisites(): string[] {
+  if (process.platform !== "linux") return ["Linux (a kubelet, containerd and a bridge)"];
+  const missing: string[] = [...missingHostTools(NODE_TOOLS), ...NODE_FILES.filter((f) => !existsSync(f))];
+  if (process.getuid?.() !== 0) missing.unshift("root (a kubelet, containerd and a bridge)");
+  return missing;
+}
 
 /** Builds (or finds cached) the Kaniko executor and pause with tools/kaniko/build.sh. */
 export function kanikoBinaries(): string {

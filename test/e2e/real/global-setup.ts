@@ -2,24 +2,14 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { type EnvironmentInfo, missingHostTools, REPO_ROOT } from "../env/environment.ts";
+import { type EnvironmentInfo, REPO_ROOT } from "../env/environment.ts";
 import { alive } from "../env/processes.ts";
-import { bootRealNode, realNodeLeftovers, tearDownRealNode } from "../env/real-node.ts";
+import { bootRealNode, missingRealNodePrerequisites, realNodeLeftovers, tearDownRealNode } from "../env/real-node.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
     real: { info: EnvironmentInfo } | { skip: string };
   }
-}
-
-/** Debian packages the real node needs beyond the kwok suite's: containerd runc containernetworking-plugins buildah busybox-static iptables iproute2. */
-const NODE_TOOLS = ["containerd", "containerd-shim-runc-v2", "ctr", "runc", "buildah", "iptables", "ip", "umount"];
-const NODE_FILES = ["/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/bin/busybox"];
-
-function missingPrerequisites(): string[] {
-  const missing: string[] = [...missingHostTools(NODE_TOOLS), ...NODE_FILES.filter((f) => !existsSync(f))];
-  if (process.getuid?.() !== 0) missing.unshift("root (a kubelet, containerd and a bridge)");
-  return missing;
 }
 
 const RUNS = join(REPO_ROOT, ".testenv", "run");
@@ -44,7 +34,7 @@ async function tearDownAbandonedRuns(): Promise<void> {
  * fails the run if anything of the node is left on the machine.
  */
 export default async function setup(project: TestProject) {
-  const missing = missingPrerequisites();
+  const missing = missingRealNodePrerequisites();
   if (missing.length > 0) {
     const reason = `real-node tests need ${missing.join(", ")} (see .ci/run for the packages)`;
     if (process.env.CI === "true") throw new Error(`CI=true and ${reason}`);

@@ -1,5 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { startApiProxy } from "../env/api-proxy.ts";
@@ -186,8 +188,18 @@ export async function e2eWorld(info: EnvironmentInfo) {
     return file;
   }
 
+  /** What the git server and GitHub endpoint were asked; over HTTPS on the real node, trusting the test CA. */
   async function gitStats() {
-    return (await (await fetch(`${git.url}/_stats`)).json()) as { apiRequests: number; apiCounted: number; gitRequests: number; urls: string[] };
+    const text = await new Promise<string>((resolve, reject) => {
+      const url = `${git.url}/_stats`;
+      const get = url.startsWith("https:") ? httpsGet : httpGet;
+      get(url, { ca: readFileSync(info.caCert) }, (res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => { body += c.toString("utf8"); });
+        res.on("end", () => resolve(body));
+      }).on("error", reject);
+    });
+    return JSON.parse(text) as { apiRequests: number; apiCounted: number; gitRequests: number; urls: string[] };
   }
 
   return {

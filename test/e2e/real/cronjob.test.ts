@@ -1,0 +1,192 @@
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { REPO_ROOT } from "../env/environment.ts";
+import { writeAuthFile } from "../env/images.ts";
+import { annotations, jobsCreated, pagesServed } from "../support/real-checks.ts";
+import { e2eWorld, type World } from "../support/world.ts";
+import { buildah, buildProjectImage, ensureBaseImages, hostSideEffects, IMAGE_STORAGE, missingImageTools } from "../../support/project-image.ts";
+
+const real = inject("real");
+const noImage = missingImageTools();
+
+interface Job { status?: { conditions?: { type: string; status: string }[]; startTime?: string; completionTime?: string } }
+interface PodList { items: { metadata: { name: string; uid: string }; spec: { securityContext?: { runAsUser?: number }; containers: { securityContext?: { readOnlyRootFilesystem?: boolean } }[] }; status: { phase?: string; containerStatuses?: { state?: { terminated?: { exitCode: number } } }[] } }[] }
+
+/**
+ * What a platform engineer installs, seen working: the image built from the project's own
+ * Dockerfile, the kustomize base applied through an overlay that points at it and at the test
+ * repository, and ticks started from the CronJob. The runner pod runs as uid 10001 on a read-only
+ * root with its ServiceAccount token, builds with the real Kaniko and deploys for real.
+ */
+describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own CronJob on the real node", () => {
+  let world: World;
+  let app: ReturnType<World["app"]>;
+  let image = "";
+  let kubectl: (...args: string[]) => string;
+  const host = hostSideEffects();
+  beforeAll(async () => {
+    if (!("info" in real) || !real.info.real) return;
+    world = await e2eWorld(real.info);
+    const { info } = world;
+    kubectl = (...args) => execFileSync(info.kubectl, ["--kubeconfig", info.kubeconfig, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const storage = { dir: IMAGE_STORAGE };
+    const built = await buildProjectImage(storage, ensureBaseImages(storage), "localhost/ci-runner:cronjob-e2e");
+    const authFile = join(world.root, "registry-auth.json");
+    writeAuthFile(authFile, info.registry.host, info.registry.user, info.registry.password);
+    image = `${info.registry.host}/ci-runner:e2e`;
+    buildah(storage, ["push", "--quiet", "--tls-verify=false", "--authfile", authFile, built.name, `docker://${image}`]);
+    console.log(`runner image built in ${built.seconds.toFixed(0)}s, ${built.size}`);
+  }, 900_000);
+  afterAll(async () => {
+    host.restore();
+    await world?.close();
+  });
+
+  /** The base, through an overlay naming our image, the test repository and what pods reach here. */
+  function applyOverlay(target: ReturnType<World["app"]>): void {
+    const { info } = world;
+    const r = info.real!;
+    const gw = r.gateway;
+    const sa = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+    const env: Record<string, string> = {
+      REPO: target.repo, BRANCH: "main", IMAGE: target.image, CHART_PATH: "chart", RELEASE: "app", CICD_NS: "cicd", DEPLOY_NS: "app",
+      MAX_RETRIES: "3", BUILD_TIMEOUT: "10m", HELM_TIMEOUT: "120s", REGISTRY_SECRET: "regcred", GIT_TOKEN_SECRET: "git-token",
+      GITHUB_API_URL: `https://${gw}:${r.gitPort}/api/v3`, GIT_URL: `https://${gw}:${r.gitPort}/${target.repo}.git`,
+      KANIKO_IMAGE: r.kanikoImage, REGISTRY_INSECURE: "true", LOG_FORMAT: "json",
+      // No kube-proxy on this node: the API server is reached as gateway:port. Its certificate,
+      // the git server's and the ServiceAccount's CA are one test CA.
+      KUBERNETES_SERVICE_HOST: gw, KUBERNETES_SERVICE_PORT: String(r.apiPort),
+      NODE_EXTRA_CA_CERTS: sa, GIT_SSL_CAINFO: sa,
+    };
+    const dir = join(world.root, "cronjob-overlay");
+    mkdirSync(dir, { recursive: true });
+    const patch = [
+      { op: "replace", path: "/spec/suspend", value: true },
+      { op: "replace", path: "/spec/jobTemplate/spec/template/spec/containers/0/image", value: image },
+      { op: "replace", path: "/spec/jobTemplate/spec/template/spec/containers/0/env", value: Object.entries(env).map(([name, value]) => ({ name, value })) },
+    ];
+    writeFileSync(join(dir, "kustomization.yaml"), [
+      "apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization",
+      "resources:", `  - ${relative(dir, join(REPO_ROOT, "manifests"))}`,
+      "patches:",
+      "  - target: {kind: CronJob, name: ci-runner-app}", `    patch: '${JSON.stringify(patch)}'`,
+      "  - target: {kind: ConfigMap, name: ci-runner-build-policy}",
+      `    patch: '${JSON.stringify([{ op: "replace", path: "/data/kanikoImages", value: r.kanikoImage }])}'`,
+      "",
+    ].join("\n"));
+    kubectl("apply", "--server-side", "--force-conflicts", "-k", dir);
+  }
+
+  /** Starts a tick from the CronJob, as the schedule would, and waits for it; samples its memory. */
+  async function tick(name: string, during?: (pod: string) => Promise<void>) {
+    kubectl("-n", "cicd", "create", "job", `--from=cronjob/ci-runner-app`, name);
+    const deadline = Date.now() + 600_000;
+    let peak = 0;
+    let acted = false;
+    let job: Job | undefined;
+    let first: PodList["items"][number] | undefined;
+    // Followed from the start: a pod deleted mid-tick has no log to read afterwards.
+    let follower: { output: string; exited: Promise<unknown> } | undefined;
+    for (;;) {
+      job = await world.get<Job>(`/apis/batch/v1/namespaces/cicd/jobs/${name}`);
+      if (job?.status?.conditions?.some((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True")) break;
+      if (Date.now() > deadline) throw new Error(`tick ${name} did not finish in 10 minutes`);
+      const pod = (await world.get<PodList>(`/api/v1/namespaces/cicd/pods?labelSelector=job-name%3D${name}`))?.items[0];
+      if (pod) {
+        first ??= pod;
+        peak = Math.max(peak, podMemoryPeak(pod.metadata.uid));
+        if (follower === undefined && pod.status.phase === "Running") follower = followLog(pod.metadata.name);
+      }
+      if (pod && follower && during && !acted) {
+        await during(pod.metadata.name);
+        acted = true;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const pod = (await world.get<PodList>(`/api/v1/namespaces/cicd/pods?labelSelector=job-name%3D${name}`))?.items[0] ?? first;
+    let log = "";
+    if (follower) {
+      await Promise.race([follower.exited, new Promise((r) => setTimeout(r, 10_000))]);
+      log = follower.output;
+    } else if (pod) {
+      log = kubectl("-n", "cicd", "logs", pod.metadata.name);
+    }
+    const exitCode = pod?.status.containerStatuses?.[0]?.state?.terminated?.exitCode;
+    const wall = (Date.parse(job.status?.completionTime ?? new Date().toISOString()) - Date.parse(job.status?.startTime ?? "")) / 1000;
+    return { pod, log, exitCode, wall, peakMB: peak / 1024 / 1024, logs: log.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { msg: string }) };
+  }
+
+  it("a tick from the CronJob builds and deploys; the next is idle: one 304, exit 0, no Job", async () => {
+    app = world.app("app");
+    const sha = app.commit();
+    applyOverlay(app);
+
+    const first = await tick("tick-1");
+    console.log(`first tick (build + deploy) in the runner pod: ${first.wall.toFixed(1)}s wall, peak memory ${first.peakMB.toFixed(0)} MB`);
+    expect(first.exitCode, first.log).toBe(0);
+    expect(first.pod?.spec.securityContext?.runAsUser).toBe(10001);
+    expect(first.pod?.spec.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect((await annotations(world, "app"))["ci-runner.dev/deployed-sha"]).toBe(sha);
+    expect(await pagesServed(world, "app", "app")).toEqual([sha]);
+
+    const jobsBefore = jobsInCicd();
+    const before = await world.gitStats();
+    const idle = await tick("tick-2");
+    const after = await world.gitStats();
+    console.log(`idle tick in the runner pod: ${idle.wall.toFixed(1)}s wall, peak memory ${idle.peakMB.toFixed(0)} MB`);
+    expect(idle.exitCode, idle.log).toBe(0);
+    expect(after.apiRequests - before.apiRequests).toBe(1);
+    expect(after.apiCounted - before.apiCounted).toBe(0); // answered 304
+    expect(idle.logs.map((l) => l.msg)).toContain("Release is up to date");
+    expect(jobsInCicd().filter((j) => !jobsBefore.includes(j))).toEqual(["tick-2"]);
+  });
+
+  it("the tick pod deleted while helm runs: the grace period lets helm finish; the next tick converges, never pending", async () => {
+    // A readiness delay keeps helm waiting long enough to delete the pod mid-upgrade.
+    const chart = readFileSync(join(world.root, "work", "app", "chart", "templates", "deployment.yaml"), "utf8");
+    const sha = app.commit({ "chart/templates/deployment.yaml": chart.replace("periodSeconds: 1", "periodSeconds: 1\n            initialDelaySeconds: 8") });
+    const released = await tick("tick-3", async (pod) => {
+      // Wait until helm is mid-upgrade, then delete the pod as a node drain would (SIGTERM).
+      const deadline = Date.now() + 300_000;
+      while (Date.now() < deadline) {
+        const status = JSON.parse(world.helm("helm4", "status", "app", "-n", "app", "-o", "json")) as { info: { status: string } };
+        if (status.info.status === "pending-upgrade") break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      kubectl("-n", "cicd", "delete", "pod", pod, "--wait=false");
+    });
+    // The pod, told to stop mid-upgrade, let helm finish and recorded the deploy itself.
+    expect(released.logs.map((l) => l.msg), released.log).toContain("Deployed release and recorded it");
+    expect((await annotations(world, "app"))["ci-runner.dev/deployed-sha"]).toBe(sha);
+    const next = await tick("tick-4");
+    expect(next.exitCode, next.log).toBe(0);
+    expect((await annotations(world, "app"))["ci-runner.dev/deployed-sha"]).toBe(sha);
+    const history = JSON.parse(world.helm("helm4", "history", "app", "-n", "app", "-o", "json")) as { status: string }[];
+    expect(history.filter((h) => h.status.startsWith("pending"))).toEqual([]);
+    expect(await pagesServed(world, "app", "app")).toEqual([sha]);
+    expect(jobsCreated(world, "app")).toEqual([]); // the runner in the pod does not go through the test's proxy
+  });
+
+  function followLog(pod: string): { output: string; exited: Promise<unknown> } {
+    const { info } = world;
+    const child = spawn(info.kubectl, ["--kubeconfig", info.kubeconfig, "-n", "cicd", "logs", "-f", pod], { stdio: ["ignore", "pipe", "ignore"] });
+    const follower = { output: "", exited: new Promise((resolve) => child.on("close", resolve)) };
+    child.stdout.on("data", (c: Buffer) => { follower.output += c.toString("utf8"); });
+    return follower;
+  }
+
+  function jobsInCicd(): string[] {
+    return kubectl("-n", "cicd", "get", "jobs", "-o", "name").split("\n").filter(Boolean).map((n) => n.replace("job.batch/", ""));
+  }
+});
+
+/** The pod's peak memory so far, from its cgroup (v1 memory controller, cgroupfs driver), or 0. */
+function podMemoryPeak(uid: string): number {
+  for (const qos of ["", "burstable/", "besteffort/"]) {
+    const file = `/sys/fs/cgroup/memory/kubepods/${qos}pod${uid}/memory.max_usage_in_bytes`;
+    if (existsSync(file)) return Number(readFileSync(file, "utf8"));
+  }
+  return 0;
+}
