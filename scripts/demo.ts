@@ -1,19 +1,29 @@
-// `npm run demo`: a newcomer's first command. Builds what is missing, starts a real local control
-// plane, registry and git server, creates a sample app repository, runs `ci-runner sync --once`
-// and `ci-runner status` against it, and says how to clean up. Runs on Node 24 (type stripping).
+// `npm run demo`: a newcomer's first command. Sets up the host, starts a local cluster, creates a
+// sample app repository, runs `ci-runner sync --once` and `ci-runner status` against it, and says
+// how to clean up. Where the machine allows it (Linux, root, the Debian packages) the cluster has
+// a real node: Kaniko really builds the image and the app really runs. Elsewhere it falls back to
+// the simulated node and says plainly that nothing was built. Runs on Node 24 (type stripping).
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { bootEnvironment, missingHostTools, REPO_ROOT } from "../test/e2e/env/environment.ts";
-import { stopAll } from "../test/e2e/env/processes.ts";
 import { CONTROL_PLANE } from "../test/e2e/env/control-plane.ts";
+import { bootEnvironment, type EnvironmentInfo, missingHostTools, REPO_ROOT } from "../test/e2e/env/environment.ts";
+import { stopAll } from "../test/e2e/env/processes.ts";
+import { bootRealNode, missingRealNodePrerequisites, tearDownRealNode } from "../test/e2e/env/real-node.ts";
+import { annotations, pagesServed, registryDigest } from "../test/e2e/support/real-checks.ts";
 import { e2eWorld } from "../test/e2e/support/world.ts";
 
-const DIR = join(REPO_ROOT, ".testenv", "demo");
+const SIMULATED = join(REPO_ROOT, ".testenv", "demo");
+const REAL = join(REPO_ROOT, ".testenv", "demo-real");
+
+async function down(): Promise<void> {
+  await tearDownRealNode(REAL);
+  await stopAll(SIMULATED, ["registry"]);
+  await stopAll(join(SIMULATED, "cluster"), [...CONTROL_PLANE].reverse());
+}
 
 if (process.argv[2] === "down") {
-  await stopAll(DIR, ["registry"]);
-  await stopAll(join(DIR, "cluster"), [...CONTROL_PLANE].reverse());
-  console.log(`Stopped the demo environment (processes in ${DIR}).`);
+  await down();
+  console.log("Stopped the demo environment; the real node's bridge, rules and mounts are gone too.");
   process.exit(0);
 }
 
@@ -28,12 +38,11 @@ if (missing.length > 0) {
   process.exit(2);
 }
 
-await stopAll(DIR, ["registry"]);
-await stopAll(join(DIR, "cluster"), [...CONTROL_PLANE].reverse());
-console.log("Building the bundle and the control plane (the first build of Kubernetes takes a while)...");
+await down();
+console.log("Building the bundle and the cluster's binaries (the first build of Kubernetes takes a while)...");
 spawnSync(process.execPath, [join(REPO_ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
-const { info } = await bootEnvironment(DIR);
-console.log(`Local control plane, registry and tools up in ${info.bootSeconds.toFixed(1)}s: ${info.server}\n`);
+const { info, real } = await bootCluster();
+console.log(`Local cluster up in ${info.bootSeconds.toFixed(1)}s: ${info.server}\n`);
 
 const world = await e2eWorld(info);
 const app = world.app("demo");
@@ -48,13 +57,38 @@ for (const args of [["sync", "--once"], ["status"]]) {
   process.stdout.write(result.stderr);
   console.log(`(exit code ${result.code})\n`);
 }
+
+if (real) {
+  const recorded = (await annotations(world, app.release))["ci-runner.dev/deployed-digest"];
+  const inRegistry = await registryDigest(world, app.image, sha);
+  const pages = await pagesServed(world, app.namespace, app.release).catch(() => []);
+  console.log(`What happened, for real: Kaniko cloned acme/demo at ${sha.slice(0, 12)} in a build pod, built the image
+and pushed it; the registry has ${app.image}:${sha.slice(0, 12)}… with digest ${inRegistry ?? "(none)"}
+(${inRegistry !== null && inRegistry === recorded ? "the digest ci-runner recorded" : `ci-runner recorded ${recorded ?? "nothing"}`}). Helm 4 deployed the chart at that commit; the running pod
+answers: ${pages.length > 0 ? pages.map((p) => JSON.stringify(p)).join(", ") : "(no Ready pod)"}.`);
+} else {
+  console.log(`What happened, simulated: ci-runner read the head of acme/demo, created a Kaniko build Job that the
+real API server accepted, and deployed the chart with Helm 4. NOTHING WAS BUILT and no container
+ran: this machine has no real node (see above), so the simulated kubelet (kwok) completed the Job
+with a made-up digest and marked the app's pods Ready.`);
+}
 await world.close();
-
-console.log(`What happened: ci-runner read the head of acme/demo from the local GitHub endpoint, created a
-Kaniko build Job that the real API server accepted (kwok, the simulated kubelet, completed it),
-and deployed the chart at that commit with Helm 4 into namespace "demo", image tag = the SHA.
-
-The control plane and registry are still running. Look around with:
+console.log(`
+The cluster and registry are still running. Look around with:
   ${info.kubectl} --kubeconfig ${info.kubeconfig} get all -n demo
 Clean up with:
   npm run demo:down`);
+
+async function bootCluster(): Promise<{ info: EnvironmentInfo; real: boolean }> {
+  const lacking = missingRealNodePrerequisites();
+  if (lacking.length === 0) {
+    try {
+      return { info: (await bootRealNode(REAL)).info, real: true };
+    } catch (error) {
+      console.log(`demo: the real node did not start (${(error as Error).message.split("\n")[0]}); falling back to the simulated node.`);
+    }
+  } else {
+    console.log(`demo: no real node on this machine (missing ${lacking.join(", ")}); using the simulated node: nothing will be built.`);
+  }
+  return { info: (await bootEnvironment(SIMULATED)).info, real: false };
+}
