@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { api } from "../test/e2e/env/control-plane.ts";
 import { bootEnvironment, missingHostTools, REPO_ROOT } from "../test/e2e/env/environment.ts";
 import { e2eWorld, type World } from "../test/e2e/support/world.ts";
+import { measureRealNode, renderRealNode } from "./real-node.ts";
 
 const quick = process.argv.includes("--quick");
 const REPS = quick ? 3 : 10;
@@ -55,15 +56,18 @@ async function main() {
   ];
   const { info, stop } = await bootEnvironment(join(REPO_ROOT, ".testenv", "bench"));
   const world = await e2eWorld(info);
+  let table: string;
   try {
     const rows = await measure(world, variants);
-    const table = render(rows, variants, info);
-    console.log(table);
-    writeFileSync(join(REPO_ROOT, "bench", "results.md"), table);
+    table = render(rows, variants, info);
   } finally {
     await world.close();
     await stop();
   }
+  // After the simulated cluster is down: the two would fight over the cores.
+  table += renderRealNode(await measureRealNode(quick ? 2 : 5));
+  console.log(table);
+  writeFileSync(join(REPO_ROOT, "bench", "results.md"), table);
 }
 
 /**
