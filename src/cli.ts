@@ -36,9 +36,10 @@ Exit codes:
   3  transient failure: the next tick retries (network, API, a failed attempt with retries left)
   4  the head commit is set aside after MAX_RETRIES failed attempts: push a newer commit or run \`ci-runner retry\``;
 
+const ENV_ONLY = SETTINGS.filter((s) => s.flag === undefined).map((s) => s.env);
 const SETTINGS_POINTER = `
-Settings: every flag above also reads its environment variable; ${SETTINGS.filter((s) => s.flag === undefined).map((s) => s.env).join(", ")}
-is read from the environment only. \`ci-runner help settings\` lists them all.`;
+Settings: every flag above also reads its environment variable; ${ENV_ONLY.join(", ")}
+${ENV_ONLY.length > 1 ? "are" : "is"} read from the environment only (secrets never travel in argv). \`ci-runner help settings\` lists them all.`;
 
 function addSettings(command: Command): Command {
   for (const s of SETTINGS) {
