@@ -52,7 +52,7 @@ export function loadKubeConfig(target: KubeTarget): KubeConfig {
 }
 
 /** The Status body of an API error, whatever form the client left it in. */
-function statusOf(error: ApiException<unknown>): { message?: string; reason?: string; details?: { kind?: string; name?: string } } {
+function statusOf(error: ApiException<unknown>): { message?: string; reason?: string; details?: { kind?: string; name?: string; causes?: unknown[] } } {
   const body = error.body;
   if (typeof body === "object" && body !== null) return body as { message?: string };
   if (typeof body === "string") {
@@ -82,6 +82,10 @@ export function kubeError(error: unknown, what: string): RunnerError {
       case 401:
         return new ConfigError(`${what}: the Kubernetes API rejected our credentials`, "check the kubeconfig or the pod's ServiceAccount token");
       case 403:
+        // An admission policy's refusal carries its causes; RBAC's does not. They need different fixes.
+        if ((status.details?.causes?.length ?? 0) > 0) {
+          return new ConfigError(`${what}: refused by admission: ${detail}`, "make the object and the cluster's admission policies agree; ci-runner's own (manifests/base/build-policy.yaml) lists the Kaniko images and Secrets a build may use in ConfigMap cicd/ci-runner-build-policy");
+        }
         return new ConfigError(`${what}: ${detail}`, "grant the missing permission to ci-runner's ServiceAccount (see manifests/); `ci-runner doctor` lists every permission it needs");
       case 404:
         // A missing namespace never appears by itself: the next tick would fail the same way.

@@ -127,6 +127,20 @@ describe("Kaniko builds against the API", () => {
     await builds.start({ sha: SHA, attempt: 1 });
   });
 
+  it("a Job refused by an admission policy says so and points at the build policy, not at RBAC", async () => {
+    const message = `jobs.batch "${name}" is forbidden: ValidatingAdmissionPolicy 'ci-runner-build-jobs' with binding 'ci-runner-build-jobs' denied request: container kaniko runs x`;
+    server.expect(
+      { method: "POST", path: `${JOBS}?fieldManager=ci-runner`, reply: { status: 403, body: { kind: "Status", code: 403, reason: "Forbidden", message, details: { name, group: "batch", kind: "jobs", causes: [{ message: "container kaniko runs x" }] } } } },
+      { method: "POST", path: `${JOBS}?fieldManager=ci-runner`, reply: { status: 403, body: { kind: "Status", code: 403, reason: "Forbidden", message: `jobs.batch is forbidden: User "system:serviceaccount:cicd:deployer" cannot create resource "jobs"` } } },
+    );
+    const refused = await builds.start({ sha: SHA, attempt: 1 }).catch((e: unknown) => e) as ConfigError;
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(refused.message).toContain("refused by admission: jobs.batch");
+    expect(refused.remedy).toContain("cicd/ci-runner-build-policy");
+    const forbidden = await builds.start({ sha: SHA, attempt: 1 }).catch((e: unknown) => e) as ConfigError;
+    expect(forbidden.remedy).toContain("grant the missing permission");
+  });
+
   it("adopts an AlreadyExists Job of ours instead of building twice", async () => {
     server.expect(
       { method: "POST", path: `${JOBS}?fieldManager=ci-runner`, reply: { status: 409, body: { kind: "Status", code: 409, reason: "AlreadyExists" } } },
