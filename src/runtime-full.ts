@@ -2,6 +2,7 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { AuthenticationV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { GitChartSource } from "./adapters/chart-source.ts";
+import { checkBuildAdmitted } from "./adapters/build-admission.ts";
 import { checkBuildNamespace } from "./adapters/build-namespace.ts";
 import { TokenSecretBuilds } from "./adapters/build-token.ts";
 import { DeployNotes } from "./adapters/deploy-notes.ts";
@@ -79,6 +80,7 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
       helm: () => helm.describe(),
       registrySecret: () => registry.checkSecret(),
       buildNamespace: () => checkBuildNamespace(core, config.cicdNamespace, config.stateConfigMap),
+      buildAdmitted: (sha) => checkBuildAdmitted(batch, config, sha),
       missingPermissions: (permissions) => missingPermissions(authorization, permissions),
     },
     identity: new ApiServerIdentity(apiClient(kc, AuthenticationV1Api, deadline), kc),

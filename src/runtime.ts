@@ -30,6 +30,7 @@ export interface Preflight {
   helm(): Promise<string>;
   registrySecret(): Promise<string>;
   buildNamespace(): Promise<string>;
+  buildAdmitted(sha: string): Promise<string>;
   missingPermissions(permissions: readonly Permission[]): Promise<Permission[]>;
 }
 
@@ -97,6 +98,7 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
       helm: async () => (await full()).preflight.helm(),
       registrySecret: async () => (await full()).preflight.registrySecret(),
       buildNamespace: async () => (await full()).preflight.buildNamespace(),
+      buildAdmitted: async (sha) => (await full()).preflight.buildAdmitted(sha),
       missingPermissions: async (permissions) => (await full()).preflight.missingPermissions(permissions),
     },
     identity: { whoAmI: async () => (await full()).identity.whoAmI() },

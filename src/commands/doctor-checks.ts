@@ -39,6 +39,14 @@ export function doctorChecks(config: Config, runtime: Runtime): Check[] {
       },
     },
     {
+      name: "Build Job admitted",
+      fix: "list KANIKO_IMAGE, REGISTRY_SECRET and GIT_TOKEN_SECRET in ConfigMap cicd/ci-runner-build-policy (manifests/base/build-policy.yaml)",
+      run: async () => {
+        if (head === undefined) return { ok: false, problem: "the branch head is unknown (see GitHub branch above)", fix: "fix the GitHub check first" };
+        return { ok: true, detail: await preflight.buildAdmitted(head) };
+      },
+    },
+    {
       name: "Helm",
       fix: "install Helm 3 or 4 or set HELM_BIN",
       run: async () => ({ ok: true, detail: await preflight.helm() }),

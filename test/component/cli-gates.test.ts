@@ -19,7 +19,7 @@ async function cli(world: FakeWorld, argv: string[], env: Record<string, string>
     const unexpected = async (): Promise<never> => { throw new Error("fake runtime: preflight was not expected"); };
     return {
       ports,
-      preflight: { helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, missingPermissions: unexpected },
+      preflight: { helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, buildAdmitted: unexpected, missingPermissions: unexpected },
       identity: { whoAmI: async () => "ada@example.com" },
       pass: { ports, log, holder: "cli-test/1", maxRetries: config.maxRetries, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], policy: config.gates },
     };

@@ -49,7 +49,7 @@ async function cli(argv: string[], options: CliOptions = {}) {
     const ports = helmExec ? { ...fakes, releases: { ...fakes.releases, deployArgv: (r: Parameters<HelmReleases["deployArgv"]>[0]) => realHelm(config, helmExec, log).deployArgv(r) } } : fakes;
     // Strict: no command under test here asks the preflight; doctor is tested on the real cluster.
     const unexpected = async (): Promise<never> => { throw new Error("fake runtime: preflight was not expected"); };
-    const preflight = { helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, missingPermissions: unexpected };
+    const preflight = { helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, buildAdmitted: unexpected, missingPermissions: unexpected };
     return { ports, preflight, identity: { whoAmI: unexpected }, pass: { ports, log, holder: "cli-test/1", maxRetries: config.maxRetries, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], policy: config.gates } };
   };
   const code = await runCli(argv, {

@@ -37,7 +37,7 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
     const { run, failed, text } = await doctor();
     expect(failed, text).toEqual([]);
     expect(run.code).toBe(0);
-    for (const name of ["GitHub branch", "Build namespace", "Registry secret", "Permissions", "Helm", "Chart at the head commit", "State ConfigMap"]) expect(text).toMatch(new RegExp(`^ok {4}${name}: `, "m"));
+    for (const name of ["GitHub branch", "Build namespace", "Build Job admitted", "Registry secret", "Permissions", "Helm", "Chart at the head commit", "State ConfigMap"]) expect(text).toMatch(new RegExp(`^ok {4}${name}: `, "m"));
     expect(text).toMatch(/^ok {4}Helm: Helm 4 \(v4\.1\.4\)/m);
   });
 
@@ -49,6 +49,13 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
     const sync = await world.run(["sync", "--once"], admin);
     expect(sync.code, sync.stderr).toBe(2);
     expect(sync.stderr).toContain("namespace no-such-ns does not exist");
+  });
+
+  it("a Kaniko image the build policy does not list: the admission check fails with the policy's message", async () => {
+    const { run, text } = await doctor({ KANIKO_IMAGE: "e2e.local/kaniko:unlisted" });
+    expect(run.code).toBe(2);
+    expect(text).toMatch(/^FAIL {2}Build Job admitted: .*refused by admission: .*ValidatingAdmissionPolicy 'ci-runner-build-jobs'.*container kaniko runs e2e.local\/kaniko:unlisted/m);
+    expect(text).toMatch(/^ {6}fix: make the object and the cluster's admission policies agree/m);
   });
 
   it("a rejected token: the GitHub check fails with the fix", async () => {
