@@ -63,3 +63,8 @@ export function buildLabels(release: string, sha: string, attempt: number): Reco
 export function targetSelector(release: string): string {
   return `${LABELS.managedBy}=${MANAGER},${LABELS.target}=${release}`;
 }
+
+/** The Secret that hands one build Job its GitHub App token: named after the Job, so the name is the lock. */
+export function tokenSecretName(job: string): string {
+  return `${job}-git-token`;
+}

@@ -1,7 +1,7 @@
 import { type BatchV1Api, type CoreV1Api, PatchStrategy, setHeaderOptions, type V1Secret } from "@kubernetes/client-node";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { LABELS, MANAGER, buildLabels } from "../names.ts";
+import { LABELS, MANAGER, buildLabels, tokenSecretName } from "../names.ts";
 import type { BuildObservation } from "../reconcile/types.ts";
 import type { BuildRequest, BuildRunner } from "../reconcile/ports.ts";
 import type { GitHubToken } from "./github-client.ts";
@@ -19,10 +19,6 @@ export interface TokenBuildsOptions {
   readonly withSecret: (secret: string, token: string) => BuildRunner;
 }
 
-/** The Secret that hands one build Job its token: named after the Job, so the name is the lock. */
-export function tokenSecretName(job: string): string {
-  return `${job}-git-token`;
-}
 
 /**
  * Builds with a GitHub App's installation token. The build pod reads the token only by Secret

@@ -1,6 +1,6 @@
 import type { V1Job } from "@kubernetes/client-node";
 import type { Config } from "../config.ts";
-import { branchTag, buildJobName, buildLabels } from "../names.ts";
+import { branchTag, buildJobName, buildLabels, tokenSecretName } from "../names.ts";
 
 /** Seconds a finished build Job stays for `kubectl logs` before the TTL controller removes it. */
 export const BUILD_TTL_SECONDS = 24 * 3600;
@@ -8,7 +8,7 @@ export const BUILD_TTL_SECONDS = 24 * 3600;
 type BuildConfig = Pick<
   Config,
   "release" | "image" | "branch" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext" | "buildTimeoutSeconds"
-  | "cicdNamespace" | "registrySecret" | "gitToken" | "gitTokenSecret" | "registryInsecure"
+  | "cicdNamespace" | "registrySecret" | "gitToken" | "gitTokenSecret" | "githubApp" | "registryInsecure"
   | "buildArgs" | "snapshotMode" | "buildCache" | "pushRetry" | "buildResources"
 >;
 
@@ -60,9 +60,12 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
   ];
   // The token Secret is referenced only when the runner has a token itself: a public repository
   // needs no Secret, and a pod that references a missing one never starts.
-  const token = config.gitToken !== undefined && config.gitTokenSecret !== undefined ? [
+  // With a GitHub App, each build Job reads a token minted for it from a Secret named after it.
+  const tokenSecret = config.githubApp !== undefined ? tokenSecretName(name) : config.gitTokenSecret;
+  const hasToken = config.githubApp !== undefined || config.gitToken !== undefined;
+  const token = hasToken && tokenSecret !== undefined ? [
     { name: "GIT_USERNAME", value: "x-access-token" },
-    { name: "GIT_PASSWORD", valueFrom: { secretKeyRef: { name: config.gitTokenSecret, key: "token" } } },
+    { name: "GIT_PASSWORD", valueFrom: { secretKeyRef: { name: tokenSecret, key: "token" } } },
   ] : [];
   // Kaniko clones its git:// context over HTTPS unless told otherwise.
   const pull = new URL(config.gitUrl).protocol === "http:" ? [{ name: "GIT_PULL_METHOD", value: "http" }] : [];

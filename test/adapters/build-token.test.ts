@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { TokenSecretBuilds, tokenSecretName } from "../../src/adapters/build-token.ts";
+import { TokenSecretBuilds } from "../../src/adapters/build-token.ts";
+import { tokenSecretName } from "../../src/names.ts";
 import { tokenBound } from "../../src/adapters/github-credentials.ts";
 import { ConfigError } from "../../src/errors.ts";
 import type { BuildRunner } from "../../src/reconcile/ports.ts";

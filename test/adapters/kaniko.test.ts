@@ -87,6 +87,13 @@ describe("Kaniko Job manifest", () => {
     expect(env).toEqual([]);
   });
 
+  it("with a GitHub App the Job reads the token minted for it from the Secret named after it, as plan shows", () => {
+    const key = "-----BEGIN RSA PRIVATE KEY-----\\nMIIB\\n-----END RSA PRIVATE KEY-----";
+    const app = loadConfig({ REPO: "acme/shop", IMAGE: "r.local/acme/shop", CHART_PATH: "chart", RELEASE: "shop", GITHUB_APP_ID: "12", GITHUB_APP_PRIVATE_KEY: key }, {});
+    const job = kanikoJob(app, SHA, 1);
+    expect(job.spec?.template.spec?.containers[0]?.env).toContainEqual({ name: "GIT_PASSWORD", valueFrom: { secretKeyRef: { name: `${job.metadata?.name}-git-token`, key: "token" } } });
+  });
+
   it("a plain-HTTP git URL tells Kaniko to clone over HTTP", () => {
     const http = loadConfig({ REPO: "acme/shop", IMAGE: "r.local/acme/shop", CHART_PATH: "chart", RELEASE: "shop", GIT_URL: "http://git.local:8080/acme/shop.git" }, {});
     expect(kanikoJob(http, SHA, 1).spec?.template.spec?.containers[0]?.env).toEqual([{ name: "GIT_PULL_METHOD", value: "http" }]);

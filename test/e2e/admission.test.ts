@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { V1Container, V1Job, V1PodSpec } from "@kubernetes/client-node";
 import { parse, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { tokenSecretName } from "../../src/adapters/build-token.ts";
+import { tokenSecretName } from "../../src/names.ts";
 import { kanikoJob } from "../../src/adapters/kaniko-job.ts";
 import { loadConfig } from "../../src/config.ts";
 import { SETTINGS } from "../../src/settings.ts";
