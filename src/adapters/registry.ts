@@ -80,30 +80,38 @@ export class RegistryV2 implements ImageRegistry {
         errors.push(`${scheme}: ${causeOf(error)}`);
         continue; // the next scheme, as Kaniko's client does
       }
-      // Whether the answer we end with was given to credentials we really sent.
-      let presented = credentials !== undefined;
+      // Whether a 401 we end with refused the Secret's own credentials (Basic, sent to the registry
+      // itself). A 401 to a Bearer token says nothing about them: registries answer so for a
+      // repository that does not exist yet, or for a token of too little scope.
+      let refusedBasic = false;
       try {
         if (response.status === 401) {
-          const authorization = await this.#authorize(response.headers.get("www-authenticate") ?? "", credentials, registry);
-          presented = authorization !== undefined;
+          const challenge = response.headers.get("www-authenticate") ?? "";
+          const authorization = await this.#authorize(challenge, credentials, registry);
           if (authorization) response = await this.#head(url, authorization);
+          refusedBasic = /^basic/i.test(challenge) && authorization !== undefined && response.status === 401;
         }
       } catch (error) {
+        if (error instanceof ConfigError) throw error;
         this.#o.log.warn({ registry: host, image: this.#o.image, error: causeOf(error), remedy: REACH_HINT }, "Registry token endpoint unreachable; building the image");
         return undefined;
       }
       if (response.status === 200) return response.headers.get("docker-content-digest") ?? undefined;
-      if (response.status === 401 && presented) {
+      if (refusedBasic) {
         // The registry itself refused our credentials: the push would be refused the same way, on
         // every tick and for every commit. Say so now instead of counting a build failure.
-        const secret = `${this.#o.namespace}/${this.#o.secretName ?? "?"}`;
-        throw new ConfigError(`registry ${host} refused the credentials in REGISTRY_SECRET ${secret} (HTTP 401)`, `recreate the Secret with working credentials: kubectl -n ${this.#o.namespace} create secret docker-registry ${this.#o.secretName ?? "<name>"} --docker-server=${host} --docker-username=... --docker-password=...`);
+        throw this.#refused(host, "HTTP 401");
       }
       if (response.status !== 404) this.#o.log.warn({ registry: host, status: response.status, image: this.#o.image, remedy: response.status === 401 || response.status === 403 ? "check REGISTRY_SECRET's credentials for this registry" : REACH_HINT }, "Registry did not say whether the image exists; building it");
       return undefined;
     }
     this.#o.log.warn({ registry: host, image: this.#o.image, tried: errors, remedy: REACH_HINT }, "Registry unreachable; building the image");
     return undefined;
+  }
+
+  #refused(host: string, how: string): ConfigError {
+    const secret = `${this.#o.namespace}/${this.#o.secretName ?? "?"}`;
+    return new ConfigError(`registry ${host} refused the credentials in REGISTRY_SECRET ${secret} (${how})`, `recreate the Secret with working credentials: kubectl -n ${this.#o.namespace} create secret docker-registry ${this.#o.secretName ?? "<name>"} --docker-server=${host} --docker-username=... --docker-password=...`);
   }
 
   /** For `doctor`: the registry Secret is usable for IMAGE's registry, or a ConfigError says why. */
@@ -138,6 +146,9 @@ export class RegistryV2 implements ImageRegistry {
     tokenUrl.searchParams.set("scope", params.scope ?? `repository:${this.#ref.repository}:pull`);
     const doFetch = this.#o.fetch ?? fetch;
     const response = await doFetch(tokenUrl, { headers: credentials ? { authorization: basic(credentials) } : {}, signal: AbortSignal.timeout(15_000) });
+    if ((response.status === 401 || response.status === 403) && credentials !== undefined) {
+      throw this.#refused(registry.host, `its token endpoint answered HTTP ${response.status}`);
+    }
     if (!response.ok) return undefined;
     const body = z.object({ token: z.string().optional(), access_token: z.string().optional() }).safeParse(await response.json());
     const token = body.success ? (body.data.token ?? body.data.access_token) : undefined;

@@ -74,6 +74,26 @@ describe("registry v2 image check", () => {
     expect((error as Error).message).toBe(`registry ${new URL(registry.url).host} refused the credentials in REGISTRY_SECRET cicd/regcred (HTTP 401)`);
   });
 
+  it("a 401 to a Bearer token we were given is no verdict on the Secret: absent, the image gets built", async () => {
+    api.expect({ method: "GET", path: SECRET, reply: dockerSecret(new URL(registry.url).host) });
+    registry.expect(
+      { method: "HEAD", path: MANIFEST, reply: { status: 401, headers: { "www-authenticate": `Bearer realm="${registry.url}/token",service="reg"` } } },
+      { method: "GET", path: /^\/token\?/, reply: { status: 200, body: { token: "tok-123456" } } },
+      // As registries answer for a repository that does not exist yet.
+      { method: "HEAD", path: MANIFEST, reply: { status: 401, headers: { "www-authenticate": 'Bearer realm="x",error="insufficient_scope"' } } },
+    );
+    expect(await client("regcred").digestOf(SHA)).toBeUndefined();
+  });
+
+  it("a token endpoint that refuses the Secret's credentials is a config error naming the Secret", async () => {
+    api.expect({ method: "GET", path: SECRET, reply: dockerSecret(new URL(registry.url).host, "robot", "wrong") });
+    registry.expect(
+      { method: "HEAD", path: MANIFEST, reply: { status: 401, headers: { "www-authenticate": `Bearer realm="${registry.url}/token",service="reg"` } } },
+      { method: "GET", path: /^\/token\?/, reply: { status: 401, body: { errors: [{ code: "UNAUTHORIZED" }] } } },
+    );
+    await expect(client("regcred").digestOf(SHA)).rejects.toThrow(`registry ${new URL(registry.url).host} refused the credentials in REGISTRY_SECRET cicd/regcred (its token endpoint answered HTTP 401)`);
+  });
+
   it("an image that is not there is absent", async () => {
     registry.expect({ method: "HEAD", path: MANIFEST, check: (r) => expect(r.headers.authorization).toBeUndefined(), reply: { status: 404 } });
     expect(await client(undefined).digestOf(SHA)).toBeUndefined();
