@@ -54,6 +54,8 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
   const helm = new HelmReleases({
     bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
     imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
+    // What is left of the lease when the fence trips is a quarter of it; stop well within that.
+    fencedGraceMs: Math.max(1_000, config.leaseSeconds * 250 - 2_000),
     kubeconfig: config.kubeconfig, context: config.context, exec, log,
     missingPermissions: async () => (await missingPermissions(authorization, deployPermissions)).map(describePermission),
     watchRollout: (image, stop) => watchRollout(core, config.deployNamespace, image, log, stop),

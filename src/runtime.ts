@@ -84,7 +84,7 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
     },
     releases: {
       observe: async () => (await full()).ports.releases.observe(),
-      repair: async (release) => (await full()).ports.releases.repair(release),
+      repair: async (release, fence) => (await full()).ports.releases.repair(release, fence),
       deploy: async (request, fence) => (await full()).ports.releases.deploy(request, fence),
       deployArgv: async (request) => (await full()).ports.releases.deployArgv(request),
     },

@@ -35,6 +35,11 @@ export interface HelmOptions {
    */
   readonly watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined>;
   /**
+   * After the fence, how long helm may take to stop on SIGTERM before SIGKILL: less than what is
+   * left of the lease, so nothing of this run acts once another run could hold it.
+   */
+  readonly fencedGraceMs: number;
+  /**
    * What the pods running `image` show while they fail (reasons, Events, last log lines). Read
    * before helm's rollback deletes them: at the early end, and shortly before HELM_TIMEOUT.
    */
@@ -52,8 +57,8 @@ export function evidenceDelayMs(timeoutSeconds: number): number {
   return (timeoutSeconds - margin) * 1000;
 }
 
-/** After the fence, helm gets this long to stop cleanly before it is killed. */
-const FENCED_HELM_GRACE_MS = 30_000;
+/** Reading a release is quick; a stalled API server must not hold the pass for HELM_TIMEOUT. */
+const READ_TIMEOUT_MS = 60_000;
 
 const StatusJson = z.object({
   version: z.number().int(),
@@ -86,7 +91,7 @@ export class HelmReleases implements ReleaseManager {
   }
 
   async observe(): Promise<ReleaseObservation> {
-    const status = await this.#run(["status", this.#o.release, ...this.#target(), "-o", "json"]);
+    const status = await this.#run(["status", this.#o.release, ...this.#target(), "-o", "json"], READ_TIMEOUT_MS);
     if (status.exitCode !== 0) {
       if (/release: not found/i.test(status.stderr)) return { status: "absent" };
       throw this.#failure("reading release status", status);
@@ -96,19 +101,20 @@ export class HelmReleases implements ReleaseManager {
     const raw = parsed.data.info.status as ReleaseStatus;
     const observation = { status: KNOWN.includes(raw) ? raw : "unknown", revision: parsed.data.version, updatedAt: parsed.data.info.last_deployed } as const;
     if (observation.status !== "deployed") return observation;
-    const values = await this.#run(["get", "values", this.#o.release, ...this.#target(), "-o", "json"]);
+    const values = await this.#run(["get", "values", this.#o.release, ...this.#target(), "-o", "json"], READ_TIMEOUT_MS);
     if (values.exitCode !== 0) throw this.#failure("reading release values", values);
     const tag = pluck(parseJsonOrUndefined(values.stdout), this.#o.imageTagKey);
     return { ...observation, imageTag: typeof tag === "string" ? tag : undefined };
   }
 
-  async repair(release: ReleaseObservation): Promise<void> {
+  async repair(release: ReleaseObservation, fence: AbortSignal): Promise<void> {
     const args = release.status === "pending-install" || release.status === "uninstalling"
       // Nothing was ever deployed (or it was being removed): remove the stuck release record.
       ? ["uninstall", this.#o.release, ...this.#target()]
       // Roll back to the revision before the stuck one; it was the last one deployed.
       : ["rollback", this.#o.release, ...this.#target(), ...(await this.#waitFlags()), "--timeout", `${this.#o.timeoutSeconds}s`];
-    const result = await this.#run(args);
+    const result = await this.#run(args, undefined, [{ signal: fence, killAfterMs: this.#o.fencedGraceMs }]);
+    if (fence.aborted) throw fence.reason;
     if (result.exitCode !== 0) throw this.#failure(`repairing release stuck in ${release.status}`, result);
     this.#o.log.info({ status: release.status, command: args[0] }, "Repaired release");
   }
@@ -159,7 +165,7 @@ export class HelmReleases implements ReleaseManager {
       // The wait may take HELM_TIMEOUT, and the atomic rollback after a failed wait as long again.
       result = await this.#run(args, (2 * this.#o.timeoutSeconds + 60) * 1000, [
         { signal: certain.signal },
-        { signal: fence, killAfterMs: FENCED_HELM_GRACE_MS },
+        { signal: fence, killAfterMs: this.#o.fencedGraceMs },
       ]);
     } finally {
       clearTimeout(beforeTimeout);

@@ -60,7 +60,7 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
       return recordFailure(ctx, action.sha, action.attempt, action.message, action.setAside, "build");
     case "repair-release": {
       log.warn({ status: action.status, revision: action.revision }, "Repairing release left mid-operation by a killed helm");
-      await ports.releases.repair({ status: action.status, revision: action.revision });
+      await ports.releases.repair({ status: action.status, revision: action.revision }, leased.fence);
       // Killed here: the release is pending again or repaired; the next tick observes which.
       return undefined;
     }

@@ -99,16 +99,27 @@ export class LeasedState {
     };
   }
 
-  /** (Re)starts the countdown to the fence after every successful write of the lease. */
+  /** A quarter of the lease before it expires: what acts after the fence has that long to stop. */
+  get fenceMarginMs(): number {
+    return this.#seconds * 250;
+  }
+
+  /**
+   * (Re)starts the countdown to the fence after every successful write of the lease. It counts
+   * from the expiry that write recorded, not from when the write returned: a slow renewal must not
+   * push the fence past the lease.
+   */
   #armFence(): void {
     clearTimeout(this.#fenceTimer);
     if (this.#fence.signal.aborted) return;
+    const expiresAt = this.#snapshot.state.lease?.expiresAt;
+    const untilExpiry = expiresAt === undefined ? this.#seconds * 1000 : Date.parse(expiresAt) - this.#clock.now().getTime();
     this.#fenceTimer = setTimeout(() => {
       this.#fence.abort(new LeaseLost(
         `the lease on the state ConfigMap was not renewed for ${Math.round(this.#seconds * 0.75)}s; this run stopped acting before it could expire`,
         "check the API server's health; the next tick takes the lease and continues the work",
       ));
-    }, this.#seconds * 750);
+    }, Math.max(0, untilExpiry - this.fenceMarginMs));
     this.#fenceTimer.unref();
   }
 

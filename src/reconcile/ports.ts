@@ -90,7 +90,7 @@ export interface DeployRequest {
 export interface ReleaseManager {
   observe(): Promise<ReleaseObservation>;
   /** Clears a release stuck in pending-* by a killed helm, so the next upgrade can proceed. */
-  repair(release: ReleaseObservation): Promise<void>;
+  repair(release: ReleaseObservation, fence: AbortSignal): Promise<void>;
   /**
    * `helm upgrade --install` with wait and atomic rollback; throws AttemptFailure when helm failed.
    * When `fence` aborts, helm is asked to stop (it rolls back) and the call throws LeaseLost.

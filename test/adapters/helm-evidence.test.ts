@@ -31,7 +31,7 @@ function helm(steps: ToolStep[], timeoutSeconds: number, extra: { watchRollout?:
   const notes = new DeployNotes();
   const releases = new HelmReleases({
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop", imageRepositoryKey: "image.repository", imageTagKey: "image.tag",
-    timeoutSeconds, kubeconfig: undefined, context: undefined, exec: createExec({ ...childEnv(process.env as Record<string, string>), ...tool.env }, new Secrets()), log: testLog(),
+    timeoutSeconds, fencedGraceMs: 5_000, kubeconfig: undefined, context: undefined, exec: createExec({ ...childEnv(process.env as Record<string, string>), ...tool.env }, new Secrets()), log: testLog(),
     notes, ...extra,
   });
   return { releases, tool, notes };

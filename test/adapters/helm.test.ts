@@ -23,7 +23,7 @@ function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string;
   secrets.add("tkn_must_not_leak_123");
   const releases = new HelmReleases({
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop",
-    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: extra.timeoutSeconds ?? 120,
+    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: extra.timeoutSeconds ?? 120, fencedGraceMs: 5_000,
     kubeconfig: extra.kubeconfig, context: extra.context, exec: createExec({ ...env, ...tool.env }, secrets), log: testLog(),
     ...(extra.watchRollout ? { watchRollout: extra.watchRollout } : {}),
     ...(extra.gatherEvidence ? { gatherEvidence: extra.gatherEvidence } : {}),
@@ -140,13 +140,13 @@ describe("helm adapter", () => {
 
   it.each([[3, v3, ["--wait"]], [4, v4, ["--wait=watcher"]]] as const)("repairs pending-upgrade by rolling back (Helm %i)", async (_m, version, wait) => {
     const { releases, tool } = helm([version, { argv: ["rollback", "shop", ...TARGET, ...wait, "--timeout", "120s"], stdout: "Rollback was a success!" }]);
-    await releases.repair({ status: "pending-upgrade", revision: 4 });
+    await releases.repair({ status: "pending-upgrade", revision: 4 }, OPEN);
     tool.verify();
   });
 
   it("repairs pending-install by uninstalling the stuck release", async () => {
     const { releases, tool } = helm([{ argv: ["uninstall", "shop", ...TARGET] }]);
-    await releases.repair({ status: "pending-install", revision: 1 });
+    await releases.repair({ status: "pending-install", revision: 1 }, OPEN);
     tool.verify();
   });
 
@@ -167,7 +167,7 @@ describe("helm adapter", () => {
   it("a missing helm binary is a config error", async () => {
     const releases = new HelmReleases({
       bin: "/nonexistent/helm", release: "shop", namespace: "shop-dev", image: "r/x", imageRepositoryKey: "image.repository", imageTagKey: "image.tag",
-      timeoutSeconds: 60, kubeconfig: undefined, context: undefined, exec: createExec({ PATH: "/usr/bin" }, new Secrets()), log: testLog(),
+      timeoutSeconds: 60, fencedGraceMs: 5_000, kubeconfig: undefined, context: undefined, exec: createExec({ PATH: "/usr/bin" }, new Secrets()), log: testLog(),
     });
     await expect(releases.major()).rejects.toThrow(/cannot run helm/);
   });

@@ -26,7 +26,7 @@ function helmVersionOnly(version: string) {
 function realHelm(config: Config, exec: Exec, log: Runtime["pass"]["log"]): HelmReleases {
   return new HelmReleases({
     bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
-    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
+    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds, fencedGraceMs: 5_000,
     kubeconfig: config.kubeconfig, context: config.context, exec, log,
   });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { exitCodeFor, LeaseLost } from "../../src/errors.ts";
+import { LeasedState } from "../../src/reconcile/leased-state.ts";
 import { runPass } from "../../src/reconcile/pass.ts";
 import type { Ports } from "../../src/reconcile/ports.ts";
 import { FakeWorld } from "../support/fake-world.ts";
@@ -41,9 +42,31 @@ describe("a pass that cannot renew its lease", () => {
     const ports = world.ports();
     const slow: Ports = {
       ...ports,
-      builds: { ...ports.builds, wait: async (name, fence) => { await new Promise((r) => setTimeout(r, 700)); return ports.builds.wait(name, fence); } },
+      builds: { ...ports.builds, wait: async (name, fence) => { await new Promise((r) => setTimeout(r, 2_500)); return ports.builds.wait(name, fence); } },
     };
-    expect(await runPass(passContext(slow, { leaseSeconds: 0.4 }), "sync")).toMatchObject({ kind: "deployed" });
+    // Renewed every 0.5 s, fenced 1.5 s after the last one: a build of 2.5 s outlives the lease,
+    // with room for a loaded machine's timer delays.
+    expect(await runPass(passContext(slow, { leaseSeconds: 2 }), "sync")).toMatchObject({ kind: "deployed" });
     expect(world.helmDeploys).toHaveLength(1);
+  });
+});
+
+describe("the fence counts from the expiry a renewal recorded", () => {
+  it("a slow renewal cannot push the fence past the lease", async () => {
+    const world = new FakeWorld();
+    const store = world.ports().state;
+    const clock = { now: () => new Date() };
+    // Every write takes 500 ms to come back, as on a loaded API server.
+    const slow = { read: () => store.read(), write: async (next: Parameters<typeof store.write>[0], rv: string | undefined) => { await new Promise((r) => setTimeout(r, 500)); return store.write(next, rv); } };
+    const leased = await LeasedState.acquire(slow, "me/1", clock, 2, await store.read());
+    if (!(leased instanceof LeasedState)) throw new Error("lease not taken");
+    const started = Date.now();
+    const fenced = new Promise<number>((resolve) => leased.fence.addEventListener("abort", () => resolve(Date.now() - started)));
+    await leased.update((s) => s);
+    // The renewal recorded an expiry 2 s after it started: the fence falls a quarter of the lease
+    // before that (1.5 s), not 1.5 s after the slow answer came back (2.0 s: the lease's end).
+    const after = await fenced;
+    expect(after).toBeGreaterThanOrEqual(1_400);
+    expect(after).toBeLessThan(1_900);
   });
 });
