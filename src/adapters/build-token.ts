@@ -55,7 +55,10 @@ export class TokenSecretBuilds implements BuildRunner {
     this.#o.log.info({ job, secret }, "Handed the build Job its installation token in a Secret it owns");
   }
 
-  wait(name: string, fence: AbortSignal): Promise<void> {
+  async wait(name: string, fence: AbortSignal): Promise<void> {
+    // A run killed between creating the Job and giving it its Secret left the Secret unowned; the
+    // tick that adopts the Job gives it now (the same patch again when it is already owned).
+    await this.#ownBy(tokenSecretName(name), name, true);
     return this.#o.builds.wait(name, fence);
   }
 
@@ -98,7 +101,7 @@ export class TokenSecretBuilds implements BuildRunner {
     }
   }
 
-  async #ownBy(secret: string, job: string): Promise<void> {
+  async #ownBy(secret: string, job: string, adopting = false): Promise<void> {
     const { core, batch, namespace } = this.#o;
     let uid: string | undefined;
     try {
@@ -110,6 +113,8 @@ export class TokenSecretBuilds implements BuildRunner {
     try {
       await core.patchNamespacedSecret({ name: secret, namespace, body: { metadata: { ownerReferences } }, fieldManager: MANAGER }, setHeaderOptions("Content-Type", PatchStrategy.MergePatch));
     } catch (error) {
+      // Adopting a Job whose Secret is gone: its pod reports that on its own (exit 2, named).
+      if (adopting && isStatus(error, 404)) return;
       throw kubeError(error, `making build Job ${namespace}/${job} own its token Secret`);
     }
   }

@@ -35,6 +35,14 @@ function builds(started: string[]) {
 }
 
 describe("a GitHub App's token reaches the build pod in a Secret its Job owns", () => {
+  it("a run killed before the Job owned its Secret: the tick that adopts and awaits the Job gives it the Secret", async () => {
+    server.expect(
+      { method: "GET", path: `/apis/batch/v1/namespaces/cicd/jobs/${JOB}`, reply: { status: 200, body: { metadata: { name: JOB, uid: "job-uid-9" } } } },
+      { method: "PATCH", path: /^\/api\/v1\/namespaces\/cicd\/secrets\/build-/, check: (r) => expect(JSON.parse(r.body).metadata.ownerReferences[0]).toMatchObject({ kind: "Job", name: JOB, uid: "job-uid-9" }), reply: { status: 200, body: {} } },
+    );
+    await builds([]).wait(JOB, new AbortController().signal);
+  });
+
   it("Secret first (labelled, the token in it), then the Job that reads it, then the Job owns the Secret", async () => {
     const started: string[] = [];
     server.expect(
