@@ -51,7 +51,7 @@ export function requiredPermissions(config: Pick<Config, "cicdNamespace" | "depl
     ...deploy(all, "", "configmaps", "the chart's ConfigMaps"),
     ...deploy(all, "", "serviceaccounts", "the chart's ServiceAccounts"),
     ...deploy(["get", "list", "watch"], "apps", "replicasets", "helm --wait"),
-    ...deploy(["list"], "", "pods", "end a deploy early when the new pods crash-loop"),
+    ...deploy(["list"], "", "pods", "end a deploy early when the new pods crash-loop").map(bestEffort),
     ...deploy(["list"], "", "events", "rollback evidence: the failing pods' Events").map(bestEffort),
     { ...deploy(["get"], "", "pods", "rollback evidence: the failing pods' last log lines")[0]!, subresource: "log", bestEffort: true },
     { verb: "create", group: "", resource: "namespaces", why: "helm --create-namespace", grantedBy: "manifests/base/rbac-namespaces.yaml" },

@@ -174,7 +174,7 @@ export class HelmReleases implements ReleaseManager {
     await gathering;
     if (fence.aborted) throw fence.reason instanceof LeaseLost ? fence.reason : new LeaseLost("the lease was lost during helm upgrade", "the next tick continues");
     if (result.exitCode !== 0 && reason !== undefined) {
-      this.#o.notes?.record(request.sha, { rolledBack: true, evidence });
+      this.#o.notes?.record(request.headSha, { rolledBack: true, evidence });
       const details = evidence ? evidenceDetails(evidence) : "";
       throw new AttemptFailure(`helm upgrade of ${this.#o.release} was ended early and rolled back: ${reason}${details ? `; ${details}` : ""}`);
     }
@@ -185,7 +185,7 @@ export class HelmReleases implements ReleaseManager {
       if (missing.length > 0) {
         throw new ConfigError(`helm upgrade of ${this.#o.release} failed (${errorSummary(result.stderr, 200)}); forbidden: ci-runner cannot ${missing.join("; ")}`, "grant the missing permissions (manifests/base/rbac-deploy.yaml); `ci-runner doctor` checks them all");
       }
-      this.#o.notes?.record(request.sha, { rolledBack: true, evidence });
+      this.#o.notes?.record(request.headSha, { rolledBack: true, evidence });
       throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}${evidence ? `; ${evidence.summary}` : ""}`);
     }
     const parsed = z.object({ version: z.number().int() }).safeParse(parseJsonOrUndefined(result.stdout));

@@ -37,7 +37,7 @@ async function describe(config: Config, runtime: Runtime, action: Action): Promi
     const valuesFiles = config.valuesFiles.map((f) => `<checkout>/${f}`);
     // A chart-only change is deployed with the image the release already runs.
     const imageSha = action.kind === "deploy" ? (action.imageSha ?? action.sha) : action.sha;
-    plan.helm = await runtime.ports.releases.deployArgv({ sha: imageSha, chartDir, valuesFiles });
+    plan.helm = await runtime.ports.releases.deployArgv({ sha: imageSha, headSha: action.sha, chartDir, valuesFiles });
   }
   return plan;
 }

@@ -106,7 +106,7 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
     try {
       log.info({ sha: action.sha, attempt: action.attempt, imageSha }, "Deploying release");
       const valuesFiles = ctx.valuesFiles.map((file) => join(checkout.root, file));
-      ({ revision } = await ports.releases.deploy({ sha: imageSha, chartDir: checkout.chartDir, valuesFiles }, leased.fence));
+      ({ revision } = await ports.releases.deploy({ sha: imageSha, headSha: action.sha, chartDir: checkout.chartDir, valuesFiles }, leased.fence));
     } finally {
       await checkout.dispose();
     }

@@ -82,6 +82,8 @@ export interface DeployRequest {
    * change to the chart or values alone, the earlier commit whose image the release already runs.
    */
   readonly sha: string;
+  /** The head commit this deploy is an attempt of: what its news is told under. */
+  readonly headSha: string;
   readonly chartDir: string;
   /** Absolute paths of extra values files. */
   readonly valuesFiles: readonly string[];

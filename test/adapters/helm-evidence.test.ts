@@ -9,6 +9,7 @@ import { FAKE_TOOL, fakeTool, type ToolStep } from "../support/fake-helm.ts";
 import { testLog } from "../support/pass-context.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
+const HEAD = "fedcba9876543210fedcba9876543210fedcba98";
 const IMAGE = `registry.local:5000/acme/shop:${SHA}`;
 const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.1.4" };
 const OPEN = new AbortController().signal;
@@ -51,12 +52,14 @@ describe("rollback evidence, kept before helm's rollback erases it", () => {
         return CRASH;
       },
     });
-    const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    // A chart-only change: the image is an earlier commit's; the news belongs to the head.
+    const error = await releases.deploy({ sha: SHA, headSha: HEAD, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toBe("helm upgrade of shop was ended early and rolled back: container app of pod shop-1 keeps crashing (CrashLoopBackOff, exit code 3, 2 restarts); "
       + 'BackOff: Back-off restarting failed container app (x4); last log line: "fatal: no DATABASE_URL"');
     expect(order).toEqual(["gathered while helm ran: version,upgrade"]);
-    expect(notes.find(SHA)).toEqual({ rolledBack: true, evidence: CRASH });
+    expect(notes.find(HEAD)).toEqual({ rolledBack: true, evidence: CRASH });
+    expect(notes.find(SHA)).toBeUndefined();
     tool.verify();
   });
 
@@ -70,7 +73,7 @@ describe("rollback evidence, kept before helm's rollback erases it", () => {
         return NOT_READY;
       },
     });
-    const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/^helm upgrade of shop failed and was rolled back: Error: UPGRADE FAILED: .*context deadline exceeded; pod shop-1: app: running, not ready; Unhealthy: Readiness probe failed: HTTP probe failed with statuscode: 503 \(x9\)$/);
     expect(gatheredAt).toBeGreaterThanOrEqual(evidenceDelayMs(timeout) - 50);
     expect(gatheredAt).toBeLessThan(2500);
@@ -83,7 +86,7 @@ describe("rollback evidence, kept before helm's rollback erases it", () => {
     const { releases, tool, notes } = helm([v4, { argv: upgradeArgv(120), stdout: '{"version": 3}' }], 120, {
       gatherEvidence: async () => void gathered++,
     });
-    expect(await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN)).toEqual({ revision: 3 });
+    expect(await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN)).toEqual({ revision: 3 });
     expect(notes.find(SHA)).toBeUndefined();
     expect(gathered).toBe(0);
     tool.verify();

@@ -42,7 +42,7 @@ function upgradeArgv(major: 3 | 4, chartDir: string, extra: string[] = []) {
 describe("helm adapter", () => {
   it.each([[3, v3], [4, v4]] as const)("deploys with the atomic flags of Helm %i and the immutable SHA tag", async (major, version) => {
     const { releases, tool } = helm([version, { argv: upgradeArgv(major, "/nonexistent/chart"), stdout: JSON.stringify({ version: 7, info: { status: "deployed" } }) }]);
-    expect(await releases.deploy({ sha: SHA, chartDir: "/nonexistent/chart", valuesFiles: [] }, OPEN)).toEqual({ revision: 7 });
+    expect(await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/nonexistent/chart", valuesFiles: [] }, OPEN)).toEqual({ revision: 7 });
     expect(tool.calls().every((c) => !c.envKeys.includes("GIT_TOKEN"))).toBe(true);
     tool.verify();
   });
@@ -51,7 +51,7 @@ describe("helm adapter", () => {
     const chart = mkdtempSync(join(tmpdir(), "chart-"));
     writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: file://../redis\n");
     const { releases, tool } = helm([{ argv: ["dependency", "build", chart], stdout: "Saving 1 charts" }, v4, { argv: upgradeArgv(4, chart), stdout: "{}" }]);
-    await releases.deploy({ sha: SHA, chartDir: chart, valuesFiles: [] }, OPEN);
+    await releases.deploy({ sha: SHA, headSha: SHA, chartDir: chart, valuesFiles: [] }, OPEN);
     tool.verify();
   });
 
@@ -60,13 +60,13 @@ describe("helm adapter", () => {
     argv.splice(6, 0, "--kubeconfig", "/k", "--kube-context", "dev");
     argv.splice(argv.indexOf("--set-string"), 0, "--values", "/repo/values-dev.yaml");
     const { releases, tool } = helm([v3, { argv, stdout: "{}" }], { kubeconfig: "/k", context: "dev" });
-    expect(await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: ["/repo/values-dev.yaml"] }, OPEN)).toEqual({ revision: undefined });
+    expect(await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: ["/repo/values-dev.yaml"] }, OPEN)).toEqual({ revision: undefined });
     tool.verify();
   });
 
   it("a KUBECONFIG list goes to helm as its KUBECONFIG variable (its flag takes one file)", async () => {
     const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stdout: "{}" }], { kubeconfig: "/a:/b" });
-    await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN);
+    await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN);
     expect(tool.calls()[1]?.envKeys).toContain("KUBECONFIG");
     expect(tool.calls()[1]?.argv).not.toContain("--kubeconfig");
     tool.verify();
@@ -75,7 +75,7 @@ describe("helm adapter", () => {
   it("a failed upgrade is a failed attempt with a short summary, secrets scrubbed", async () => {
     const stderr = "walk.go:75: found symbolic link\nError: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token tkn_must_not_leak_123)\n";
     const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }]);
-    const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toBe("helm upgrade of shop failed and was rolled back: Error: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token [REDACTED])");
     tool.verify();
@@ -91,7 +91,7 @@ describe("helm adapter", () => {
         return crash;
       },
     });
-    const error = await releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toBe(`helm upgrade of shop was ended early and rolled back: ${crash}`);
     expect(watched).toEqual([`registry.local:5000/acme/shop:${SHA}`]);
@@ -106,14 +106,14 @@ describe("helm adapter", () => {
       watchRollout: (_image, stop) => new Promise((resolve) => stop.addEventListener("abort", () => resolve(undefined))),
     });
     setTimeout(() => fence.abort(lost), 300);
-    await expect(releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, fence.signal)).rejects.toBe(lost);
+    await expect(releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, fence.signal)).rejects.toBe(lost);
     expect(tool.calls().map((c) => c.argv[0])).toEqual(["version", "upgrade", "<SIGTERM>"]);
     tool.verify();
   });
 
   it("an unreachable cluster is transient, not the commit's fault", async () => {
     const { releases, tool } = helm([v3, { argv: upgradeArgv(3, "/c"), stderr: "Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:6443: connect: connection refused\n", exit: 1 }]);
-    await expect(releases.deploy({ sha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN)).rejects.toBeInstanceOf(TransientError);
+    await expect(releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN)).rejects.toBeInstanceOf(TransientError);
     tool.verify();
   });
 
