@@ -52,8 +52,10 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
   const github = githubCredentials(config, secrets, log);
   const bound = <T extends object>(make: (token: string | undefined) => T): T => (config.githubApp ? tokenBound(github, make) : make(config.gitToken));
   const source = bound((token) => new GitHubSource({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, branch: config.branch, token, log }));
-  // Asked only for a head that needs work and only by a configured gate: never on the idle tick.
-  const gates = bound((token) => new GitHubGates({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, token, log }));
+  // Asked only for a head that needs work and only by a configured gate: never on the idle tick,
+  // which therefore does not even build its client (made on the first question).
+  const gates = tokenBound(config.githubApp ? github : { token: async () => config.gitToken },
+    (token) => new GitHubGates({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, token, log }));
   let loaded: Promise<FullRuntime> | undefined;
   const full = () => (loaded ??= import("./runtime-full.ts").then((m) => m.createFullRuntime(config, env, log, secrets, source, gates, github)));
   const access = staticAccess({
