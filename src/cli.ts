@@ -30,11 +30,11 @@ export interface CliIO {
 
 const EXIT_TABLE = `
 Exit codes:
-  0  success or progress: up to date, deployed, or another run holds the lease
+  0  success or progress: up to date, deployed, another run holds the lease, the release is mid-operation, or a gate holds or skipped the head
   1  internal error (a bug: the log has the stack)
   2  usage or configuration error: fix the input named in the message
   3  transient failure: the next tick retries (network, API, a failed attempt with retries left)
-  4  the head commit is set aside after MAX_RETRIES failed attempts: push a newer commit or run \`ci-runner retry\``;
+  4  the head commit is set aside (MAX_RETRIES failed attempts, or a required check failed): push a newer commit or run \`ci-runner retry\``;
 
 const ENV_ONLY = SETTINGS.filter((s) => s.flag === undefined).map((s) => s.env);
 const SETTINGS_POINTER = `

@@ -59,7 +59,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "helmTimeout", env: "HELM_TIMEOUT", flag: "--helm-timeout", fallback: "5m", form: "how long helm waits for the release: seconds, or 30s/5m/1h" },
   { key: "buildTimeout", env: "BUILD_TIMEOUT", flag: "--build-timeout", fallback: "20m", form: "deadline of the build Job: seconds, or 30s/5m/1h" },
   { key: "stateConfigMap", env: "STATE_CONFIGMAP", flag: "--state-configmap", form: "ConfigMap in CICD_NS that holds the state (default ci-runner-RELEASE)" },
-  { key: "leaseDuration", env: "LEASE_DURATION", flag: "--lease-duration", fallback: "45s", form: "how long a run's lease lasts unless renewed (renewed every third of it); the tick after a killed run waits this long: seconds, or 30s/2m" },
+  { key: "leaseDuration", env: "LEASE_DURATION", flag: "--lease-duration", fallback: "45s", form: "how long a run's lease lasts unless renewed (every quarter of it; a run that cannot renew stops acting at three quarters); the tick after a killed run waits this long: seconds, or 30s/2m" },
   { key: "kubeconfig", env: "KUBECONFIG", flag: "--kubeconfig", form: "kubeconfig file, or several separated by ':' and merged like kubectl does; in a pod the ServiceAccount is used when unset" },
   { key: "context", env: "KUBE_CONTEXT", flag: "--context", form: "kubeconfig context to use" },
   { key: "helmBin", env: "HELM_BIN", flag: "--helm", fallback: "helm", form: "helm executable (Helm 3 or 4)" },
