@@ -59,7 +59,11 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     kubeconfig: config.kubeconfig, context: config.context, exec, log,
     missingPermissions: async () => (await missingPermissions(authorization, deployPermissions)).map(describePermission),
     watchRollout: (image, stop) => watchRollout(core, config.deployNamespace, image, log, stop),
-    gatherEvidence: (image) => gatherEvidence(core, config.deployNamespace, image, log),
+    // The app's own log lines travel on to the state, GitHub and the webhook: scrubbed like ours.
+    gatherEvidence: async (image) => {
+      const evidence = await gatherEvidence(core, config.deployNamespace, image, log);
+      return evidence && { ...evidence, logTail: evidence.logTail.map((line) => secrets.scrub(line)) };
+    },
     notes,
   });
   const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log });
