@@ -62,7 +62,10 @@ export function createFullRuntime(config: Config, env: Env, log: Logger, secrets
     // The app's own log lines travel on to the state, GitHub and the webhook: scrubbed like ours.
     gatherEvidence: async (image) => {
       const evidence = await gatherEvidence(core, config.deployNamespace, image, log);
-      return evidence && { ...evidence, logTail: evidence.logTail.map((line) => secrets.scrub(line)) };
+      return evidence && {
+        summary: secrets.scrub(evidence.summary),
+        pods: evidence.pods.map((pod) => ({ ...pod, logTail: pod.logTail.map((line) => secrets.scrub(line)) })),
+      };
     },
     notes,
   });
