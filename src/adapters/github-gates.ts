@@ -1,17 +1,10 @@
-import { Octokit } from "@octokit/rest";
-import { retry } from "@octokit/plugin-retry";
-import { throttling } from "@octokit/plugin-throttling";
 import { z } from "zod";
 import { ConfigError, TransientError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { GateSource } from "../reconcile/ports.ts";
 import type { ChangeSet, Check, CommitInfo } from "../reconcile/types.ts";
-import { httpsTransport, type Transport } from "./github-transport.ts";
-
-const GitHub = Octokit.plugin(retry, throttling);
-
-/** A rate-limit wait longer than this is left to the next tick rather than held in a CronJob pod. */
-const MAX_RATE_LIMIT_WAIT_SECONDS = 60;
+import { githubOctokit } from "./github.ts";
+import type { Transport } from "./github-transport.ts";
 
 /**
  * GitHub's compare lists at most this many files (all on the first page when a page size is
@@ -56,26 +49,12 @@ const GREEN_CONCLUSIONS = new Set(["success", "neutral", "skipped"]);
  * only when its gate is configured; none is on the idle tick's path.
  */
 export class GitHubGates implements GateSource {
-  readonly #octokit: InstanceType<typeof GitHub>;
+  readonly #octokit: ReturnType<typeof githubOctokit>;
   readonly #o: GitHubGatesOptions;
 
   constructor(options: GitHubGatesOptions) {
     this.#o = options;
-    const { log } = options;
-    const onLimit = (kind: string) => (retryAfter: number, _options: object, _octokit: unknown, retryCount: number) => {
-      const retrying = retryCount < 1 && retryAfter <= MAX_RATE_LIMIT_WAIT_SECONDS;
-      log.warn({ retryAfter, retrying }, kind === "primary" ? "GitHub rate limit reached" : "GitHub secondary rate limit reached");
-      return retrying;
-    };
-    this.#octokit = new GitHub({
-      baseUrl: options.baseUrl,
-      ...(options.token ? { auth: options.token } : {}),
-      userAgent: "ci-runner",
-      log: { debug: () => {}, info: () => {}, warn: (m: string) => log.debug({ octokit: m }, "Octokit warning"), error: (m: string) => log.debug({ octokit: m }, "Octokit error") },
-      retry: { retries: options.retries ?? 2 },
-      throttle: { onRateLimit: onLimit("primary"), onSecondaryRateLimit: onLimit("secondary") },
-      request: { fetch: (options.transport ?? httpsTransport()) as unknown as typeof fetch },
-    });
+    this.#octokit = githubOctokit(options);
   }
 
   async commit(sha: string): Promise<CommitInfo> {

@@ -28,6 +28,30 @@ export interface GitHubOptions {
 }
 
 /**
+ * The Octokit every GitHub read of a tick uses: retry and throttling plugins (a rate limit waits
+ * only when the wait is short), Octokit's own chatter at debug, and node:https instead of the
+ * global fetch (github-transport.ts says why). Octokit types the transport as `typeof fetch`; it
+ * reads only the parts of a Response the transport provides.
+ */
+export function githubOctokit(options: { baseUrl: string; token?: string | undefined; log: Logger; retries?: number; transport?: Transport }): InstanceType<typeof GitHub> {
+  const { log } = options;
+  const onLimit = (kind: string) => (retryAfter: number, _options: object, _octokit: unknown, retryCount: number) => {
+    const retrying = retryCount < 1 && retryAfter <= MAX_RATE_LIMIT_WAIT_SECONDS;
+    log.warn({ retryAfter, retrying }, kind === "primary" ? "GitHub rate limit reached" : "GitHub secondary rate limit reached");
+    return retrying;
+  };
+  return new GitHub({
+    baseUrl: options.baseUrl,
+    ...(options.token ? { auth: options.token } : {}),
+    userAgent: "ci-runner",
+    log: { debug: () => {}, info: () => {}, warn: (m: string) => log.debug({ octokit: m }, "Octokit warning"), error: (m: string) => log.debug({ octokit: m }, "Octokit error") },
+    retry: { retries: options.retries ?? 2 },
+    throttle: { onRateLimit: onLimit("primary"), onSecondaryRateLimit: onLimit("secondary") },
+    request: { fetch: (options.transport ?? httpsTransport()) as unknown as typeof fetch },
+  });
+}
+
+/**
  * The branch head over GitHub's REST API. A conditional request with the ETag remembered from the
  * last tick: an unchanged head is a 304, which GitHub does not count against the rate limit.
  */
@@ -37,23 +61,7 @@ export class GitHubSource implements SourceHost {
 
   constructor(options: GitHubOptions) {
     this.#o = options;
-    const { log } = options;
-    const onLimit = (kind: string) => (retryAfter: number, _options: object, _octokit: unknown, retryCount: number) => {
-      const retrying = retryCount < 1 && retryAfter <= MAX_RATE_LIMIT_WAIT_SECONDS;
-      log.warn({ retryAfter, retrying }, kind === "primary" ? "GitHub rate limit reached" : "GitHub secondary rate limit reached");
-      return retrying;
-    };
-    this.#octokit = new GitHub({
-      baseUrl: options.baseUrl,
-      ...(options.token ? { auth: options.token } : {}),
-      userAgent: "ci-runner",
-      log: { debug: () => {}, info: () => {}, warn: (m: string) => log.debug({ octokit: m }, "Octokit warning"), error: (m: string) => log.debug({ octokit: m }, "Octokit error") },
-      retry: { retries: options.retries ?? 2 },
-      throttle: { onRateLimit: onLimit("primary"), onSecondaryRateLimit: onLimit("secondary") },
-      // node:https instead of the global fetch (github-transport.ts says why). Octokit types it as
-      // `typeof fetch`; it reads only the parts of a Response the transport provides.
-      request: { fetch: (options.transport ?? httpsTransport()) as unknown as typeof fetch },
-    });
+    this.#octokit = githubOctokit(options);
   }
 
   async branchHead(known: { sha: string; etag: string } | undefined): Promise<BranchHead> {

@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { api } from "../env/control-plane.ts";
 import { annotations, buildOutput, expectExit, jobsCreated, pagesServed, registryDigest } from "../support/real-checks.ts";
-import { e2eWorld, TOKEN, type World } from "../support/world.ts";
+import { e2eWorld, type HelmMajor, TOKEN, type World } from "../support/world.ts";
 
 const real = inject("real");
 
 /**
  * Real Kaniko builds: what a user's commit or installation can get wrong, each named on the tick
- * it happens, and what a second build reuses. Helm plays no part in these, so one major is enough.
+ * it happens, and what a second build reuses, each deployed with both Helm majors.
  */
-describe.skipIf("skip" in real)("real builds", () => {
+describe.skipIf("skip" in real).each(["helm3", "helm4"] as const)("real builds, deployed with %s", (helm: HelmMajor) => {
   let world: World;
   let base = "";
   beforeAll(async () => {
@@ -34,9 +34,9 @@ describe.skipIf("skip" in real)("real builds", () => {
   }
 
   it("3. a Dockerfile error: Kaniko's own error line reaches our log, status and the state; set aside after MAX_RETRIES", async () => {
-    const app = world.app("dockerfile-error");
+    const app = world.app(`dockerfile-error-${helm}`);
     const sha = app.commit({ Dockerfile: `FROM ${base}\nRUN echo about to fail && exit 3\n` });
-    const env = app.env("helm4", { MAX_RETRIES: "2" });
+    const env = app.env(helm, { MAX_RETRIES: "2" });
     const first = await world.run(["sync", "--once"], env);
     expectExit(first, 3);
     expect(buildOutput(first).some((l) => /exit status 3/.test(l)), buildOutput(first).join("\n")).toBe(true);
@@ -50,10 +50,10 @@ describe.skipIf("skip" in real)("real builds", () => {
   });
 
   it("7. the second build of an unchanged Dockerfile uses Kaniko's cache", async () => {
-    const app = world.app("cached");
+    const app = world.app(`cached-${helm}`);
     app.commit({ Dockerfile: serve("RUN mkdir -p /www/static && echo layer > /www/static/layer.txt\n") });
     // A fixed REVISION: every step's cache key is the same for the second commit.
-    const env = app.env("helm4", { BUILD_ARGS: "REVISION=fixed" });
+    const env = app.env(helm, { BUILD_ARGS: "REVISION=fixed" });
     const first = await world.run(["sync", "--once"], env);
     expectExit(first, 0);
     expect(buildOutput(first).some((l) => l.includes("Using caching version of cmd"))).toBe(false);
@@ -65,24 +65,54 @@ describe.skipIf("skip" in real)("real builds", () => {
   });
 
   it("5. a private repository builds with the token from its Secret; a wrong token fails naming the clone; a public one needs no Secret", async () => {
-    const priv = world.app("private-real", { private: true });
+    const priv = world.app(`private-real-${helm}`, { private: true });
     const sha = priv.commit();
     await world.ensureTokenSecret(TOKEN);
-    expectExit(await world.run(["sync", "--once"], priv.env("helm4", { GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "git-token" })), 0);
+    expectExit(await world.run(["sync", "--once"], priv.env(helm, { GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "git-token" })), 0);
     expect(await pagesServed(world, priv.namespace, priv.release)).toEqual([sha]);
 
     await secret("wrong-token", "Opaque", { token: "tkn_not_the_right_one_0123456789" });
     priv.commit();
-    const wrong = await world.run(["sync", "--once"], priv.env("helm4", { GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "wrong-token" }));
+    const wrong = await world.run(["sync", "--once"], priv.env(helm, { GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: "wrong-token" }));
     expectExit(wrong, 3);
     expect((await annotations(world, priv.name))["ci-runner.dev/last-error"]).toMatch(/^resolving source context: authentication required \(exit code 1\)/);
 
-    const pub = world.app("public-real");
+    const pub = world.app(`public-real-${helm}`);
     const pubSha = pub.commit();
     // The shipped CronJob sets GIT_TOKEN_SECRET for every repository; without a token it is unused.
-    expectExit(await world.run(["sync", "--once"], pub.env("helm4", { GIT_TOKEN_SECRET: "no-such-secret" })), 0);
+    expectExit(await world.run(["sync", "--once"], pub.env(helm, { GIT_TOKEN_SECRET: "no-such-secret" })), 0);
     expect(await pagesServed(world, pub.namespace, pub.release)).toEqual([pubSha]);
   });
+
+  it("6. a wrong registry password is a configuration error at once, naming the Secret: no build, no timeout", async () => {
+    const app = world.app(`bad-push-${helm}`);
+    app.commit();
+    const { registry } = world.info;
+    const auth = Buffer.from(`${registry.user}:not-the-password`).toString("base64");
+    await secret("badcred", "kubernetes.io/dockerconfigjson", { ".dockerconfigjson": JSON.stringify({ auths: { [registry.host]: { auth } } }) });
+    const started = Date.now();
+    const run = await world.run(["sync", "--once"], app.env(helm, { REGISTRY_SECRET: "badcred" }));
+    expectExit(run, 2);
+    expect(run.logs.map((l) => l.msg)).toContain(`registry ${registry.host} refused the credentials in REGISTRY_SECRET cicd/badcred (HTTP 401)`);
+    expect((Date.now() - started) / 1000).toBeLessThan(30);
+    expect(jobsCreated(world, app.name)).toEqual([]);
+    expect(await registryDigest(world, app.image, "main-latest")).toBeNull();
+  });
+
+});
+
+/** Failures of the build pod itself: helm plays no part, so one major is enough. */
+describe.skipIf("skip" in real)("real build pods that fail", () => {
+  let world: World;
+  let base = "";
+  beforeAll(async () => {
+    if (!("info" in real)) return;
+    world = await e2eWorld(real.info);
+    base = real.info.real?.baseImage ?? "";
+  });
+  afterAll(async () => world?.close());
+
+  const serve = (body: string) => `FROM ${base}\nARG REVISION\n${body}RUN echo $REVISION > /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n`;
 
   it("a missing token Secret is a configuration error on the tick it happens (exit 2), naming the Secret", async () => {
     const app = world.app("missing-secret", { private: true });
@@ -101,21 +131,6 @@ describe.skipIf("skip" in real)("real builds", () => {
     expectExit(run, 2);
     expect(run.stderr).toMatch(/cannot start: ImagePullBackOff/);
     expect(run.stderr).toContain("KANIKO_IMAGE");
-  });
-
-  it("6. a wrong registry password is a configuration error at once, naming the Secret: no build, no timeout", async () => {
-    const app = world.app("bad-push");
-    app.commit();
-    const { registry } = world.info;
-    const auth = Buffer.from(`${registry.user}:not-the-password`).toString("base64");
-    await secret("badcred", "kubernetes.io/dockerconfigjson", { ".dockerconfigjson": JSON.stringify({ auths: { [registry.host]: { auth } } }) });
-    const started = Date.now();
-    const run = await world.run(["sync", "--once"], app.env("helm4", { REGISTRY_SECRET: "badcred" }));
-    expectExit(run, 2);
-    expect(run.logs.map((l) => l.msg)).toContain(`registry ${registry.host} refused the credentials in REGISTRY_SECRET cicd/badcred (HTTP 401)`);
-    expect((Date.now() - started) / 1000).toBeLessThan(30);
-    expect(jobsCreated(world, app.name)).toEqual([]);
-    expect(await registryDigest(world, app.image, "main-latest")).toBeNull();
   });
 
   it("out of memory names the limit and the setting that raises it", async () => {
