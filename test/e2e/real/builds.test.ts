@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { api } from "../env/control-plane.ts";
 import { annotations, buildOutput, expectExit, jobsCreated, pagesServed, registryDigest } from "../support/real-checks.ts";
+import { realDockerfile } from "../support/app.ts";
 import { e2eWorld, type HelmMajor, TOKEN, type World } from "../support/world.ts";
 
 const real = inject("real");
@@ -19,7 +20,7 @@ describe.skipIf("skip" in real).each(["helm3", "helm4"] as const)("real builds, 
   });
   afterAll(async () => world?.close());
 
-  const serve = (body: string) => `FROM ${base}\nARG REVISION\n${body}RUN echo $REVISION > /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n`;
+  const serve = (steps: string) => realDockerfile(base, steps);
 
   async function secret(name: string, type: string, data: Record<string, string>): Promise<void> {
     const body = { apiVersion: "v1", kind: "Secret", type, metadata: { name, namespace: "cicd" }, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])) };
@@ -112,7 +113,7 @@ describe.skipIf("skip" in real)("real build pods that fail", () => {
   });
   afterAll(async () => world?.close());
 
-  const serve = (body: string) => `FROM ${base}\nARG REVISION\n${body}RUN echo $REVISION > /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n`;
+  const serve = (steps: string) => realDockerfile(base, steps);
 
   it("a missing token Secret is a configuration error on the tick it happens (exit 2), naming the Secret", async () => {
     const app = world.app("missing-secret", { private: true });

@@ -1,33 +1,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { realDeployment } from "../support/app.ts";
 import { e2eWorld, type World } from "../support/world.ts";
 
 const real = inject("real");
 const skip = "skip" in real ? real.skip : undefined;
 
-/** The real sample chart's Deployment with `extra` added to its container. */
-function deployment(extra: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {{ .Release.Name }}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: {{ .Release.Name }}}
-  template:
-    metadata:
-      labels: {app: {{ .Release.Name }}}
-    spec:
-      automountServiceAccountToken: false
-      enableServiceLinks: false
-      terminationGracePeriodSeconds: 1
-      containers:
-        - name: app
-          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
-${extra}`;
-}
 
 const CRASHES = `          command: ["sh", "-c", "echo starting; echo 'fatal: no DATABASE_URL'; exit 3"]\n`;
 const NEVER_READY = `          ports: [{containerPort: 8080}]
@@ -51,7 +30,7 @@ describe.skipIf(skip !== undefined)("rollback evidence on a real node (helm 4)",
 
   it("a container that crashes: the attempt ends early, and status names CrashLoopBackOff, the exit code and the container's last line", async () => {
     const app = world.app("crashes");
-    app.commit({ "chart/templates/deployment.yaml": deployment(CRASHES) });
+    app.commit({ "chart/templates/deployment.yaml": realDeployment(CRASHES) });
     const env = app.env("helm4", { HELM_TIMEOUT: "240s", KUBE_EVENTS: "true" });
     const sync = await world.run(["sync", "--once"], env);
     writeFileSync(join(world.root, `sync-${app.name}.log`), sync.stderr);
@@ -65,7 +44,7 @@ describe.skipIf(skip !== undefined)("rollback evidence on a real node (helm 4)",
 
   it("a readiness probe that never passes: read shortly before HELM_TIMEOUT, status names the failed probe", async () => {
     const app = world.app("unready");
-    app.commit({ "chart/templates/deployment.yaml": deployment(NEVER_READY) });
+    app.commit({ "chart/templates/deployment.yaml": realDeployment(NEVER_READY) });
     const env = app.env("helm4", { HELM_TIMEOUT: "40s" });
     const sync = await world.run(["sync", "--once"], env);
     writeFileSync(join(world.root, `sync-${app.name}.log`), sync.stderr);

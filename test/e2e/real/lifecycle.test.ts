@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { annotations, expectExit, jobsCreated, pagesServed } from "../support/real-checks.ts";
+import { realDockerfile } from "../support/app.ts";
 import { e2eWorld, type HelmMajor, type World } from "../support/world.ts";
 
 const real = inject("real");
@@ -20,8 +21,6 @@ describe.skipIf("skip" in real).each(["helm3", "helm4"] as const)("a release on 
   afterAll(async () => world?.close());
 
   const release = (name: string) => JSON.parse(world.helm(helm, "status", name, "-n", name, "-o", "json")) as { version: number; info: { status: string } };
-  const dockerfile = (cmd: string, extra = "") => `FROM ${base}\nARG REVISION\n${extra}RUN echo $REVISION > /www/index.html\nCMD ${cmd}\n`;
-  const SERVE = '["httpd", "-f", "-p", "8080", "-h", "/www"]';
 
   it("upgrades, rolls a crashing commit back in seconds while the old pods serve, and survives a SIGKILL mid-build", async () => {
     const app = world.app(`life-${helm}`);
@@ -36,7 +35,7 @@ describe.skipIf("skip" in real).each(["helm3", "helm4"] as const)("a release on 
     expect(release(app.name)).toMatchObject({ version: 2, info: { status: "deployed" } });
 
     // 4. A container that exits at start: ended early, rolled back, the previous pods serving throughout.
-    app.commit({ Dockerfile: dockerfile('["sh", "-c", "echo crashing on purpose; exit 3"]') });
+    app.commit({ Dockerfile: realDockerfile(base, "", '["sh", "-c", "echo crashing on purpose; exit 3"]') });
     const started = Date.now();
     const crashing = world.run(["sync", "--once"], app.env(helm));
     let finished = false;
@@ -59,7 +58,7 @@ describe.skipIf("skip" in real).each(["helm3", "helm4"] as const)("a release on 
     expect(await pagesServed(world, app.namespace, app.release)).toEqual([second]);
 
     // 8. SIGKILL while the real build runs: the next tick adopts the running Job; one Job for it.
-    const fourth = app.commit({ Dockerfile: dockerfile(SERVE, "RUN sleep 8\n") });
+    const fourth = app.commit({ Dockerfile: realDockerfile(base, "RUN sleep 8\n") });
     const quick = app.env(helm, { LEASE_DURATION: "6s" });
     const killed = await world.run(["sync", "--once"], quick, { killOn: (r) => r.method === "GET" && r.path.includes("/jobs?") && r.path.includes("watch=true") });
     expect(killed.killed, killed.stderr).toBe(true);

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { realDockerfile } from "../support/app.ts";
 import { e2eWorld, type World } from "../support/world.ts";
 
 const real = inject("real");
@@ -18,7 +19,7 @@ describe.skipIf("skip" in real)("a build that runs longer than a minute", () => 
     if (!("info" in real)) return;
     const app = world.app("slow");
     const base = real.info.real?.baseImage ?? "";
-    const sha = app.commit({ Dockerfile: `FROM ${base}\nARG REVISION\nRUN sleep 70 && echo $REVISION > /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n` });
+    const sha = app.commit({ Dockerfile: realDockerfile(base, "RUN sleep 70\n") });
     const sync = await world.run(["sync", "--once"], app.env("helm4"));
     writeFileSync(join(world.root, `sync-${app.name}.log`), sync.stderr);
     expect(sync.code, `ci-runner sync --once exited ${sync.code}:\n${sync.stderr}${sync.stdout}`).toBe(0);

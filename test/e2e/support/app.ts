@@ -33,16 +33,26 @@ data:
 `,
 };
 
+/** busybox httpd serving /www: the sample app's process. */
+export const SERVE = '["httpd", "-f", "-p", "8080", "-h", "/www"]';
+
 /**
- * The sample application on the real node: Kaniko builds it on a busybox base, and its page is the
- * commit it was built from, so a test can read from the running pod which build it got.
+ * The sample app's Dockerfile on the real node: the page is the REVISION build argument (the
+ * commit), `steps` run before it is written, and `cmd` is the container's command.
  */
-export function realAppFiles(baseImage: string): Record<string, string> {
-  return {
-    "Dockerfile": `FROM ${baseImage}\nARG REVISION\nRUN echo $REVISION > /www/index.html\nCMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n`,
-    "chart/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n",
-    "chart/values.yaml": "image:\n  repository: example.invalid/app\n  tag: latest\n",
-    "chart/templates/deployment.yaml": `apiVersion: apps/v1
+export function realDockerfile(baseImage: string, steps = "", cmd = SERVE): string {
+  return `FROM ${baseImage}\nARG REVISION\n${steps}RUN echo $REVISION > /www/index.html\nCMD ${cmd}\n`;
+}
+
+const READY_ON_PAGE = `          ports: [{containerPort: 8080}]
+          readinessProbe:
+            httpGet: {path: /, port: 8080}
+            periodSeconds: 1
+`;
+
+/** The sample chart's Deployment; `container` ends its one container (ports, probes). */
+export function realDeployment(container = READY_ON_PAGE): string {
+  return `apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ .Release.Name }}
@@ -61,10 +71,18 @@ spec:
       containers:
         - name: app
           image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
-          ports: [{containerPort: 8080}]
-          readinessProbe:
-            httpGet: {path: /, port: 8080}
-            periodSeconds: 1
-`,
+${container}`;
+}
+
+/**
+ * The sample application on the real node: Kaniko builds it on a busybox base, and its page is the
+ * commit it was built from, so a test can read from the running pod which build it got.
+ */
+export function realAppFiles(baseImage: string): Record<string, string> {
+  return {
+    "Dockerfile": realDockerfile(baseImage),
+    "chart/Chart.yaml": "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    "chart/values.yaml": "image:\n  repository: example.invalid/app\n  tag: latest\n",
+    "chart/templates/deployment.yaml": realDeployment(),
   };
 }
