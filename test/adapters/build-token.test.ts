@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TokenSecretBuilds } from "../../src/adapters/build-token.ts";
 import { tokenSecretName } from "../../src/names.ts";
 import { tokenBound } from "../../src/adapters/github-credentials.ts";
@@ -6,21 +6,13 @@ import { ConfigError } from "../../src/errors.ts";
 import type { BuildRunner } from "../../src/reconcile/ports.ts";
 import { apis } from "../support/kube.ts";
 import { testLog } from "../support/pass-context.ts";
-import { strictServer } from "../support/strict-http.ts";
+import { strictServerPerTest } from "../support/strict-http.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const JOB = "build-shop-0123456789ab-1";
 const SECRET = `${JOB}-git-token`;
 const SECRETS = "/api/v1/namespaces/cicd/secrets";
-let server: Awaited<ReturnType<typeof strictServer>>;
-
-beforeEach(async () => {
-  server = await strictServer();
-});
-afterEach(async () => {
-  server.verify();
-  await server.close();
-});
+const server = strictServerPerTest();
 
 function builds(started: string[]) {
   const inner = (label: string): BuildRunner => ({

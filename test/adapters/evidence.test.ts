@@ -1,20 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { gatherEvidence } from "../../src/adapters/evidence.ts";
 import { apis, forbidden } from "../support/kube.ts";
 import { testLog } from "../support/pass-context.ts";
-import { strictServer } from "../support/strict-http.ts";
+import { strictServerPerTest } from "../support/strict-http.ts";
 
 const IMAGE = "registry.local/acme/shop:0123456789abcdef0123456789abcdef01234567";
 const PODS = "/api/v1/namespaces/shop/pods";
-let server: Awaited<ReturnType<typeof strictServer>>;
-
-beforeEach(async () => {
-  server = await strictServer();
-});
-afterEach(async () => {
-  server.verify();
-  await server.close();
-});
+const server = strictServerPerTest();
 
 function pod(name: string, image: string, status: Record<string, unknown>, ready = false) {
   return { metadata: { name }, spec: { containers: [{ name: "app", image }] }, status: { phase: "Running", conditions: [{ type: "Ready", status: ready ? "True" : "False" }], ...status } };

@@ -1,24 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeployNotes } from "../../src/adapters/deploy-notes.ts";
 import { eventsFor, KubeEvents } from "../../src/adapters/kube-events.ts";
 import { allReporters } from "../../src/adapters/reporters.ts";
 import { apis, forbidden } from "../support/kube.ts";
 import { testLog } from "../support/pass-context.ts";
-import { strictServer } from "../support/strict-http.ts";
+import { strictServerPerTest } from "../support/strict-http.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const CM = "/api/v1/namespaces/cicd/configmaps/ci-runner-shop";
 const EVENTS = "/api/v1/namespaces/cicd/events";
 const NOW = new Date("2026-11-22T10:00:00Z");
-let server: Awaited<ReturnType<typeof strictServer>>;
-
-beforeEach(async () => {
-  server = await strictServer();
-});
-afterEach(async () => {
-  server.verify();
-  await server.close();
-});
+const server = strictServerPerTest();
 
 function receiver(notes?: DeployNotes) {
   return new KubeEvents({ core: apis(server.url).core, namespace: "cicd", configMap: "ci-runner-shop", instance: "runner-abc/1", notes, now: () => NOW });

@@ -1,19 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeployNotes } from "../../src/adapters/deploy-notes.ts";
 import { exposition, Pushgateway, samplesFor } from "../../src/adapters/pushgateway.ts";
-import { strictServer } from "../support/strict-http.ts";
+import { strictServerPerTest } from "../support/strict-http.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const NOW = new Date("2026-11-22T10:00:00Z");
-let server: Awaited<ReturnType<typeof strictServer>>;
-
-beforeEach(async () => {
-  server = await strictServer();
-});
-afterEach(async () => {
-  server.verify();
-  await server.close();
-});
+const server = strictServerPerTest();
 
 describe("Pushgateway metrics (wire format; the real Pushgateway is in the e2e suite)", () => {
   it("POSTs the text format under the release's grouping key", async () => {

@@ -1,24 +1,16 @@
 import { createServer } from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DeployNotes } from "../../src/adapters/deploy-notes.ts";
 import { allReporters } from "../../src/adapters/reporters.ts";
 import { Webhook, webhookDocument } from "../../src/adapters/webhook.ts";
 import { testLog } from "../support/pass-context.ts";
-import { strictServer } from "../support/strict-http.ts";
+import { strictServerPerTest } from "../support/strict-http.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const NOW = new Date("2026-11-22T10:00:00Z");
 const TARGET = { repository: "acme/shop", release: "shop", namespace: "prod" };
 const HOOK = "/services/T000/B000/secretpart0123456789";
-let server: Awaited<ReturnType<typeof strictServer>>;
-
-beforeEach(async () => {
-  server = await strictServer();
-});
-afterEach(async () => {
-  server.verify();
-  await server.close();
-});
+const server = strictServerPerTest();
 
 function hook(format: "json" | "slack", notes?: DeployNotes, url = `${server.url}${HOOK}`) {
   return new Webhook({ ...TARGET, url, format, notes, now: () => NOW, tryTimeoutMs: 300, backoffMs: 10 });

@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
+import { afterEach, beforeEach } from "vitest";
 import type { AddressInfo } from "node:net";
 
 export interface SeenRequest {
@@ -68,4 +69,33 @@ export async function strictServer() {
     },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
+}
+
+export type StrictServer = Awaited<ReturnType<typeof strictServer>>;
+
+/**
+ * A strict server for each test of the calling file: started before each, verified (unexpected
+ * or unused requests fail the test) and closed after each. The returned object stands for the
+ * current test's server.
+ */
+export function strictServerPerTest(): StrictServer {
+  let current: StrictServer | undefined;
+  beforeEach(async () => {
+    current = await strictServer();
+  });
+  afterEach(async () => {
+    const server = current;
+    current = undefined;
+    try {
+      server?.verify();
+    } finally {
+      await server?.close();
+    }
+  });
+  return new Proxy({} as StrictServer, {
+    get(_target, property) {
+      if (current === undefined) throw new Error("strictServerPerTest: used outside a test");
+      return Reflect.get(current, property);
+    },
+  });
 }
