@@ -8,11 +8,13 @@ import { runRetry } from "./commands/retry.ts";
 import { settingsHelp } from "./commands/settings.ts";
 import { runStatus, type StatusFormat } from "./commands/status.ts";
 import { runSync } from "./commands/sync.ts";
-import { type Config, loadConfig, type Requirement } from "./config.ts";
+import { type Config, loadConfig, type Requirement } from "./config/load.ts";
 import { ConfigError, EXIT_CODES, type ExitCode, exitCodeFor, RunnerError } from "./errors.ts";
 import { createLogger, type Logger, Secrets } from "./log.ts";
-import { createRuntime, type Env, type Runtime } from "./runtime.ts";
-import { SETTINGS } from "./settings.ts";
+import type { Env } from "./wiring/child-env.ts";
+import { createRuntime } from "./wiring/factory.ts";
+import type { Runtime } from "./wiring/runtime.ts";
+import { SETTINGS } from "./config/settings.ts";
 
 export interface CliIO {
   readonly env: Env;

@@ -1,9 +1,13 @@
+import type { Evidence } from "./reconcile/types.ts";
+
 /**
- * Errors are classified by what the next tick should do, never by message text.
- * One map turns a class into an exit code; main.ts is the only place that uses it.
+ * Errors are classified by what the next tick should do, never by message text. One map turns a
+ * class into an exit code (`exitCodeFor`); the CLI's boundary (cli.ts, and sync's loop) uses it,
+ * and commands/outcome.ts maps a pass's outcome onto the same codes.
  */
 
-export type ErrorKind = "config" | "transient" | "stalled" | "internal";
+/** What the next tick should do about an error. A set-aside commit is an outcome, not an error. */
+export type ErrorKind = "config" | "transient" | "internal";
 
 export const EXIT_CODES = {
   ok: 0,
@@ -43,13 +47,6 @@ export class TransientError extends RunnerError {
   }
 }
 
-/** This commit failed and will not be retried until a newer commit or `ci-runner retry`. */
-export class StalledError extends RunnerError {
-  constructor(message: string, remedy?: string) {
-    super("stalled", message, remedy);
-  }
-}
-
 /** A CAS write lost against another run: re-observe; the next pass or tick sees the winner's state. */
 export class ConflictError extends TransientError {}
 
@@ -58,13 +55,22 @@ export function exitCodeFor(error: unknown): ExitCode {
   return EXIT_CODES.internal;
 }
 
+/** What a failed deploy learned, carried with its failure to the receivers. */
+export interface AttemptDetails {
+  /** helm's atomic rollback ran: the release is back at the revision before this attempt. */
+  readonly rolledBack?: boolean;
+  readonly evidence?: Evidence | undefined;
+}
+
 /**
  * This attempt of the commit failed (the build or helm rejected it). The pass records it against
  * MAX_RETRIES; it only escapes a pass as a bug.
  */
 export class AttemptFailure extends RunnerError {
-  constructor(message: string) {
+  readonly details: AttemptDetails;
+  constructor(message: string, details: AttemptDetails = {}) {
     super("transient", message, "the next tick tries again until MAX_RETRIES, then sets the commit aside");
+    this.details = details;
   }
 }
 

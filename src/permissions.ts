@@ -1,4 +1,4 @@
-import type { Config } from "./config.ts";
+import type { Config } from "./config/load.ts";
 
 /**
  * Every permission ci-runner needs, with the step that needs it. `ci-runner doctor` asks the API

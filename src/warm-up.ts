@@ -1,9 +1,10 @@
 import { parse as parseYaml } from "yaml";
-import { GitHubSource } from "./adapters/github.ts";
-import { ResponseHeaders, type Transport } from "./adapters/github-transport.ts";
+import { githubRepo } from "./adapters/github/octokit.ts";
+import { GitHubSource } from "./adapters/github/source.ts";
+import { ResponseHeaders, type Transport } from "./adapters/http/transport.ts";
 import { runCli } from "./cli.ts";
-import { decodeState } from "./reconcile/state-codec.ts";
-import { createRuntime } from "./runtime.ts";
+import { decodeState } from "./adapters/state/codec.ts";
+import { createRuntime } from "./wiring/factory.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const ETAG = `"${SHA}"`;
@@ -42,10 +43,10 @@ export async function warmUp(): Promise<void> {
     env: ENV,
     makeRuntime: (config, env, log, secrets) => {
       const runtime = createRuntime(config, env, log, secrets);
-      const source = new GitHubSource({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, branch: config.branch, token: undefined, log, retries: 0, transport: notModified });
+      const repo = githubRepo({ baseUrl: config.githubApiUrl, owner: config.repo.owner, repo: config.repo.name, auth: { token: async () => undefined }, log, retries: 0, transport: notModified });
+      const source = new GitHubSource(repo, config.branch);
       const state = { ...runtime.ports.state, read: async () => ({ ...decodeState(JSON.parse(JSON.stringify(ANNOTATIONS)) as Record<string, string>), resourceVersion: "1" }) };
-      const ports = { ...runtime.ports, source, state };
-      return { ...runtime, ports, pass: { ...runtime.pass, ports } };
+      return { ...runtime, ports: { ...runtime.ports, source, state } };
     },
   }));
 }

@@ -1,4 +1,4 @@
-import type { Identity } from "../adapters/identity.ts";
+import type { Identity } from "../adapters/kube/identity.ts";
 import { ConfigError, ConflictError, type ExitCode } from "../errors.ts";
 import type { Clock, SourceHost, StateStore } from "../reconcile/ports.ts";
 

@@ -1,13 +1,16 @@
-import type { Config } from "../config.ts";
+import type { Config } from "../config/load.ts";
 import { describePermission, requiredPermissions } from "../permissions.ts";
-import type { Runtime } from "../runtime.ts";
-import type { Check } from "./doctor.ts";
+import type { Runtime } from "../wiring/runtime.ts";
+import type { Check, CheckResult } from "./doctor.ts";
 
 /** The checks `ci-runner doctor` runs, in the order a user would fix them. */
 export function doctorChecks(config: Config, runtime: Runtime): Check[] {
   const { ports, preflight } = runtime;
   const repo = `${config.repo.owner}/${config.repo.name}@${config.branch}`;
   let head: string | undefined;
+  // A check of the head commit can only run once the GitHub check found it.
+  const atHead = (run: (sha: string) => Promise<CheckResult>) => async (): Promise<CheckResult> =>
+    head === undefined ? { ok: false, problem: "the branch head is unknown (see GitHub branch above)", fix: "fix the GitHub check first" } : run(head);
   return [
     {
       name: "GitHub branch",
@@ -41,10 +44,7 @@ export function doctorChecks(config: Config, runtime: Runtime): Check[] {
     {
       name: "Build Job admitted",
       fix: "list KANIKO_IMAGE, REGISTRY_SECRET and GIT_TOKEN_SECRET in ConfigMap cicd/ci-runner-build-policy (manifests/base/build-policy.yaml)",
-      run: async () => {
-        if (head === undefined) return { ok: false, problem: "the branch head is unknown (see GitHub branch above)", fix: "fix the GitHub check first" };
-        return { ok: true, detail: await preflight.buildAdmitted(head) };
-      },
+      run: atHead(async (sha) => ({ ok: true, detail: await preflight.buildAdmitted(sha) })),
     },
     {
       name: "Helm",
@@ -54,12 +54,11 @@ export function doctorChecks(config: Config, runtime: Runtime): Check[] {
     {
       name: "Chart at the head commit",
       fix: "check CHART_PATH and GIT_URL",
-      run: async () => {
-        if (head === undefined) return { ok: false, problem: "the branch head is unknown (see GitHub branch above)", fix: "fix the GitHub check first" };
-        const checkout = await ports.charts.checkout(head);
+      run: atHead(async (sha) => {
+        const checkout = await ports.charts.checkout(sha);
         await checkout.dispose();
-        return { ok: true, detail: `${config.chartPath}/Chart.yaml present at ${head.slice(0, 12)}` };
-      },
+        return { ok: true, detail: `${config.chartPath}/Chart.yaml present at ${sha.slice(0, 12)}` };
+      }),
     },
     {
       name: "State ConfigMap",

@@ -8,7 +8,6 @@ export function exitCodeOf(outcome: PassOutcome): ExitCode {
     case "deployed":
     case "lease-busy":
     case "release-busy":
-    case "planned":
     case "skipped":
     case "waiting":
       return EXIT_CODES.ok;

@@ -1,26 +1,36 @@
-import { buildDestinations, kanikoJob } from "../adapters/kaniko-job.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/load.ts";
 import type { ExitCode } from "../errors.ts";
-import { runPass } from "../reconcile/pass.ts";
-import type { Action } from "../reconcile/types.ts";
-import type { Runtime } from "../runtime.ts";
+import { observe } from "../reconcile/observe.ts";
+import { idleOutcome, nextStep, type PassContext } from "../reconcile/pass.ts";
+import type { Action, IdleAction } from "../reconcile/types.ts";
+import type { Runtime } from "../wiring/runtime.ts";
 import { exitCodeOf } from "./outcome.ts";
 import { type DataFormat, render } from "./render.ts";
 
 /**
  * Observe and decide only: prints the next action, the images and build Job it would create and
- * the helm argv it would run. It changes nothing: it stops after decide, takes no lease, writes no
- * state.
+ * the helm argv it would run. It changes nothing: it takes no lease and writes no state. It is the
+ * first step of a pass, stopped after decide.
  */
 export async function runPlan(config: Config, runtime: Runtime, format: DataFormat, out: (text: string) => void): Promise<ExitCode> {
-  const outcome = await runPass(runtime.pass, "plan");
-  if (outcome.kind !== "planned") {
+  const plan = await plannedAction(runtime);
+  if (plan.recorded) {
+    // Nothing to plan: the head's record decides, and ends the pass as it would.
+    const outcome = idleOutcome(plan.action, runtime.log);
     const { kind, ...details } = outcome;
     out(render({ action: kind, ...details }, format));
     return exitCodeOf(outcome);
   }
-  out(render(await describe(config, runtime, outcome.action), format));
+  out(render(await describe(config, runtime, plan.action), format));
   return 0;
+}
+
+/** What the next pass would do first: its first observe and decide, and nothing more. */
+export async function plannedAction(ctx: Pick<PassContext, "ports" | "rules" | "log">): Promise<{ recorded: true; action: IdleAction } | { recorded: false; action: Action }> {
+  const { ports, rules, log } = ctx;
+  const seen = await observe(ports, rules.policy, log);
+  if (seen.recorded !== undefined) return { recorded: true, action: seen.recorded };
+  return { recorded: false, action: (await nextStep(ports, rules, seen.head.sha, seen.snapshot.state, seen.gates ?? {})).action };
 }
 
 async function describe(config: Config, runtime: Runtime, action: Action): Promise<Record<string, unknown>> {
@@ -29,8 +39,9 @@ async function describe(config: Config, runtime: Runtime, action: Action): Promi
   if (action.kind === "hold" || action.kind === "set-aside") plan.gate = action.gate;
   if (action.kind === "record-seen") plan.gate = "skip";
   if (action.kind === "start-build") {
-    plan.images = buildDestinations(config, action.sha);
-    plan.buildJob = kanikoJob(config, action.sha, action.attempt);
+    const build = await runtime.ports.builds.plan({ sha: action.sha, attempt: action.attempt });
+    plan.images = build.images;
+    plan.buildJob = build.job;
   }
   if (action.kind === "start-build" || action.kind === "await-build" || action.kind === "record-build" || action.kind === "deploy") {
     const chartDir = `<checkout of ${config.chartPath} at ${action.sha.slice(0, 12)}>`;

@@ -1,4 +1,5 @@
 import { ConfigError, ConflictError, type ExitCode } from "../errors.ts";
+import { failuresFor } from "../reconcile/attempts.ts";
 import type { StateStore } from "../reconcile/ports.ts";
 
 /**
@@ -14,7 +15,7 @@ export async function runRetry(state: StateStore, sha: string | undefined, out: 
     throw new ConfigError(`commit ${sha} is not the set-aside commit (${setAside.sha})`, `run \`ci-runner retry ${setAside.sha.slice(0, 12)}\` or omit the SHA`);
   }
   const { setAside: _cleared, ...rest } = snapshot.state;
-  const failures = rest.attempts?.sha === setAside.sha ? rest.attempts.failures : 0;
+  const failures = failuresFor(setAside.sha, rest);
   try {
     await state.write({ ...rest, attempts: { sha: setAside.sha, failures, since: failures } }, snapshot.resourceVersion);
   } catch (error) {

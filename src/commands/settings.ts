@@ -1,5 +1,5 @@
-import { REQUIRED } from "../config.ts";
-import { SETTINGS } from "../settings.ts";
+import { REQUIRED } from "../config/load.ts";
+import { SETTINGS } from "../config/settings.ts";
 
 /**
  * Every setting from the one table in settings.ts: variable, flag, default and the form expected.

@@ -1,10 +1,12 @@
-import type { Config } from "../config.ts";
+import type { Config } from "../config/load.ts";
 import type { ExitCode } from "../errors.ts";
-import { decideGates, headNeedsWork } from "../reconcile/decide.ts";
+import { failuresFor } from "../reconcile/attempts.ts";
+import { decideGates, recorded } from "../reconcile/decide.ts";
 import { viewLease } from "../reconcile/lease.ts";
-import { observeGates } from "../reconcile/observe-gates.ts";
+import { observeGates } from "../reconcile/observe.ts";
 import type { Ports } from "../reconcile/ports.ts";
 import type { RunnerState, StateSnapshot } from "../reconcile/types.ts";
+import { short } from "../text.ts";
 import { render } from "./render.ts";
 
 export type StatusFormat = "table" | "json" | "yaml";
@@ -39,7 +41,7 @@ export async function gatherStatus(config: Config, ports: StatusPorts): Promise<
   ]);
   const gate = "error" in head ? null : await gateOf(config, ports, head.sha, state).catch(failed);
   const lease = viewLease(state, "", ports.clock.now());
-  const failures = state.attempts && state.setAside && state.attempts.sha === state.setAside.sha ? state.attempts.failures : 0;
+  const failures = state.setAside ? failuresFor(state.setAside.sha, state) : 0;
   return {
     target: { repo: `${config.repo.owner}/${config.repo.name}`, branch: config.branch, release: config.release, namespace: config.deployNamespace, state: `${config.cicdNamespace}/${config.stateConfigMap}` },
     deployed: state.deployed
@@ -66,10 +68,10 @@ export async function runStatus(config: Config, ports: StatusPorts, format: Stat
 
 /** The gates' verdict on a head that needs work, as the next pass would reach it (the same pure rules). */
 async function gateOf(config: Config, ports: StatusPorts, head: string, state: RunnerState): Promise<StatusReport["gate"]> {
-  if (!headNeedsWork(head, state)) return null;
+  if (recorded(head, state) !== undefined) return null;
   const gates = await observeGates(ports.gates, config.gates, head, state);
   const now = ports.clock.now().toISOString();
-  const action = decideGates({ head, state, maxRetries: config.maxRetries, now, helmTimeoutSeconds: config.helmTimeoutSeconds, policy: config.gates, gates });
+  const action = decideGates({ head, state, now, gates }, { maxRetries: config.maxRetries, helmTimeoutSeconds: config.helmTimeoutSeconds, policy: config.gates });
   switch (action?.kind) {
     case "hold":
       return { sha: head, action: "hold", gate: action.gate, reason: action.reason, until: action.until ?? null };
@@ -84,10 +86,6 @@ async function gateOf(config: Config, ports: StatusPorts, head: string, state: R
 
 function failed(error: unknown): { error: string } {
   return { error: error instanceof Error ? error.message : String(error) };
-}
-
-function short(sha: string): string {
-  return sha.slice(0, 12);
 }
 
 function gateLine(g: Exclude<StatusReport["gate"], null | { error: string }>): string {

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ExitCode } from "../errors.ts";
-import { exitCodeFor } from "../errors.ts";
+import { EXIT_CODES, type ExitCode, exitCodeFor } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { runPass } from "../reconcile/pass.ts";
-import type { Runtime } from "../runtime.ts";
+import type { Runtime } from "../wiring/runtime.ts";
 import { exitCodeOf } from "./outcome.ts";
 
 export interface SyncOptions {
@@ -24,15 +23,15 @@ function interruptibleSleep(ms: number, signal: AbortSignal): Promise<void> {
  * every interval until SIGTERM; each pass is the same stateless pass a tick would run.
  */
 export async function runSync(runtime: Runtime, log: Logger, options: SyncOptions): Promise<ExitCode> {
-  if (options.once) return exitCodeOf(await runPass(runtime.pass, "sync"));
+  if (options.once) return exitCodeOf(await runPass(runtime));
   let code: ExitCode = 0;
   while (!options.stop.aborted) {
     try {
-      code = exitCodeOf(await runPass(runtime.pass, "sync"));
+      code = exitCodeOf(await runPass(runtime));
     } catch (error) {
       code = exitCodeFor(error);
       log.error({ err: error, remedy: (error as { remedy?: string }).remedy }, "Pass failed; trying again after the interval");
-      if (code === 1) throw error;
+      if (code === EXIT_CODES.internal) throw error;
     }
     await (options.sleep ?? interruptibleSleep)(options.intervalSeconds * 1000, options.stop);
   }

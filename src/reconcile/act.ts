@@ -1,9 +1,11 @@
 import { join } from "node:path";
-import { AttemptFailure } from "../errors.ts";
+import { type AttemptDetails, AttemptFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { assertNever } from "./assert-never.ts";
+import { failuresFor, retryBase } from "./attempts.ts";
 import type { LeasedState } from "./leased-state.ts";
 import type { Ports } from "./ports.ts";
-import type { Action, PassOutcome, RunnerState } from "./types.ts";
+import type { Action, PassOutcome, RunnerState, WorkAction } from "./types.ts";
 
 export interface ActContext {
   readonly ports: Ports;
@@ -11,13 +13,6 @@ export interface ActContext {
   readonly log: Logger;
   readonly maxRetries: number;
   readonly valuesFiles: readonly string[];
-}
-
-type WorkAction = Exclude<Action, { kind: "up-to-date" } | { kind: "skip-set-aside" } | { kind: "release-busy" } | { kind: "skipped" } | { kind: "hold" }>;
-
-/** Makes a switch exhaustive: an action kind without a handler does not compile. */
-export function assertNever(value: never): never {
-  throw new Error(`unhandled: ${JSON.stringify(value)}`);
 }
 
 /**
@@ -30,16 +25,15 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
   leased.assertHeld();
   switch (action.kind) {
     case "start-build": {
-      await ports.builds.start({ sha: action.sha, attempt: action.attempt });
+      const job = await ports.builds.start({ sha: action.sha, attempt: action.attempt });
       // Killed here: the next tick computes the same Job name, finds the Job and awaits it (the
       // news of the start is then lost; the outcome is reported).
-      const job = ports.builds.jobName(action.sha, action.attempt);
       log.info({ sha: action.sha, attempt: action.attempt, job }, "Created build Job");
       await ports.reporter.report({ kind: "build-started", sha: action.sha, attempt: action.attempt, job });
       return undefined;
     }
     case "await-build": {
-      ports.charts.prefetch(action.sha);
+      void ports.charts.prefetch(action.sha).catch(() => undefined);
       log.info({ job: action.job }, "Waiting for build Job");
       await ports.builds.wait(action.job, leased.fence);
       // Killed while waiting: the Job runs on; the next tick adopts it by name and waits again.
@@ -57,7 +51,7 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
       return undefined;
     }
     case "record-failure":
-      return recordFailure(ctx, action.sha, action.attempt, action.message, action.setAside, "build");
+      return recordFailure(ctx, action, "build");
     case "repair-release": {
       log.warn({ status: action.status, revision: action.revision }, "Repairing release left mid-operation by a killed helm");
       await ports.releases.repair({ status: action.status, revision: action.revision }, leased.fence);
@@ -68,7 +62,7 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
       // A previous run deployed this SHA and was killed before recording it: record, don't redeploy.
       await leased.update((s) => deployed(s, action.sha, action.digest, action.revision, ports.clock.now()));
       log.info({ sha: action.sha, revision: action.revision }, "Recorded release deployed by an earlier run");
-      const attempt = (leased.state.attempts?.sha === action.sha ? leased.state.attempts.failures : 0) + 1;
+      const attempt = failuresFor(action.sha, leased.state) + 1;
       await ports.reporter.report({ kind: "deployed", sha: action.sha, attempt, revision: action.revision, digest: action.digest, seconds: undefined });
       return { kind: "deployed", sha: action.sha, revision: action.revision };
     }
@@ -114,7 +108,7 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
     if (!(error instanceof AttemptFailure)) throw error;
     // Killed after helm rolled back but before this record: the next tick deploys once more
     // (one extra attempt, still bounded by MAX_RETRIES once recorded).
-    return recordFailure(ctx, action.sha, action.attempt, error.message, action.lastAttempt, "deploy");
+    return recordFailure(ctx, { sha: action.sha, attempt: action.attempt, message: error.message, setAside: action.lastAttempt }, "deploy", error.details);
   }
   // Killed here, after helm and before the record: the next tick sees the release deployed with
   // this SHA as its image tag and records it (record-deployed) without running helm again. For a
@@ -127,18 +121,19 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
   return { kind: "deployed", sha: action.sha, revision };
 }
 
-async function recordFailure(ctx: ActContext, sha: string, attempt: number, message: string, setAside: boolean, phase: "build" | "deploy"): Promise<PassOutcome> {
+async function recordFailure(ctx: ActContext, failure: { sha: string; attempt: number; message: string; setAside: boolean }, phase: "build" | "deploy", details: AttemptDetails = {}): Promise<PassOutcome> {
   const { leased, log, ports, maxRetries } = ctx;
+  const { sha, attempt, message, setAside } = failure;
   const at = ports.clock.now().toISOString();
   const since = leased.state.attempts?.sha === sha ? leased.state.attempts.since : undefined;
-  const reason = `failed ${attempt - (since ?? 0)} of ${maxRetries} attempts; last: ${message}`;
+  const reason = `failed ${attempt - retryBase(sha, leased.state)} of ${maxRetries} attempts; last: ${message}`;
   await leased.update((s) => ({
     ...s,
     attempts: { sha, failures: attempt, since },
     lastError: { sha, message, at },
     ...(setAside ? { setAside: { sha, reason } } : {}),
   }));
-  await ports.reporter.report({ kind: "attempt-failed", sha, attempt, phase, message, setAside });
+  await ports.reporter.report({ kind: "attempt-failed", sha, attempt, phase, message, setAside, rolledBack: details.rolledBack === true, evidence: details.evidence });
   if (setAside) {
     log.error({ sha, attempt, error: message }, "Set commit aside after its last attempt");
     return { kind: "set-aside", sha, reason };

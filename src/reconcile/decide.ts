@@ -1,5 +1,7 @@
-import { gateAction, pathVerdict } from "./gates.ts";
-import type { Action, Observation, RunnerState } from "./types.ts";
+import { assertNever } from "./assert-never.ts";
+import { failuresFor, usedSinceRetry } from "./attempts.ts";
+import { gateAction, type PathVerdict, type Through } from "./gates.ts";
+import type { Action, IdleAction, Observation, Rules, RunnerState, WorkObservation } from "./types.ts";
 
 /**
  * A pending revision lives at most HELM_TIMEOUT (helm then marks it failed, and an atomic rollback
@@ -8,52 +10,40 @@ import type { Action, Observation, RunnerState } from "./types.ts";
  */
 export const HELM_MARGIN_SECONDS = 30;
 
-/** False when the head needs no work: the idle tick stops here without observing anything else. */
-export function headNeedsWork(head: string, state: RunnerState): boolean {
-  return state.deployed?.sha !== head && state.setAside?.sha !== head && state.seen?.sha !== head;
-}
-
-/** Failed attempts so far for `sha` (0 when the counter belongs to another commit). */
-export function failuresFor(sha: string, state: RunnerState): number {
-  return state.attempts?.sha === sha ? state.attempts.failures : 0;
-}
-
-/** Attempts `sha` has used since it was last granted new ones by `ci-runner retry`. */
-function usedSinceRetry(sha: string, state: RunnerState, failures: number): number {
-  return failures - (state.attempts?.sha === sha ? (state.attempts.since ?? 0) : 0);
+/**
+ * What the head's own record says: deployed, set aside, or seen and not built. The idle tick stops
+ * here without observing anything else; undefined means the head needs work.
+ */
+export function recorded(head: string, state: RunnerState): IdleAction | undefined {
+  if (state.deployed?.sha === head) return { kind: "up-to-date", sha: head };
+  if (state.setAside?.sha === head) return { kind: "skip-set-aside", sha: head, reason: state.setAside.reason };
+  if (state.seen?.sha === head) return { kind: "skipped", sha: head, reason: state.seen.reason };
+  return undefined;
 }
 
 /**
  * What the head's record and its gates decide before any work is observed: idle (deployed, set
- * aside, seen), a gate's action (record as seen, hold, set aside), or undefined: on to the work.
- * A head set aside stays so whatever the gates say (an approval, green checks or the end of a
- * freeze never bring it back): only a newer commit or `ci-runner retry` does.
+ * aside, seen), a gate's action (record as seen, hold, set aside), or Through: on to the work, with
+ * the path filter's verdict. A head set aside stays so whatever the gates say (an approval, green
+ * checks or the end of a freeze never bring it back): only a newer commit or `ci-runner retry` does.
  */
-export function decideGates(obs: Observation): Action | undefined {
-  const { head, state } = obs;
-  if (state.deployed?.sha === head) return { kind: "up-to-date", sha: head };
-  if (state.setAside?.sha === head) return { kind: "skip-set-aside", sha: head, reason: state.setAside.reason };
-  if (state.seen?.sha === head) return { kind: "skipped", sha: head, reason: state.seen.reason };
-  return gateAction(obs);
+export function decideGates(obs: Observation, rules: Rules): Action | Through {
+  return recorded(obs.head, obs.state) ?? gateAction(obs, rules.policy);
 }
 
 /**
- * The one next step for what was observed. Pure: same observation, same action.
- * Order matters: the gates come first; a release stuck mid-operation blocks everything; a release
- * that already runs the head was deployed by a run killed before it could record it; a known image
- * skips the build; a change to the chart alone reuses the image the release runs.
+ * The one next step for a head every gate let through. Pure: same observation, same action.
+ * Order matters: a release stuck mid-operation blocks everything; a release that already runs the
+ * head was deployed by a run killed before it could record it; a known image skips the build; a
+ * change to the chart alone reuses the image the release runs.
  */
-export function decide(obs: Observation): Action {
-  const gated = decideGates(obs);
-  if (gated !== undefined) return gated;
-  const { head, state } = obs;
-
-  const work = obs.work;
+export function decideWork(obs: Observation, rules: Rules, paths: PathVerdict): Action {
+  const { head, state, work } = obs;
   if (work === undefined) throw new Error("decide: head needs work but work was not observed");
   const failures = failuresFor(head, state);
   const attempt = failures + 1;
-  const lastAttempt = usedSinceRetry(head, state, attempt) >= obs.maxRetries;
-  if (usedSinceRetry(head, state, failures) >= obs.maxRetries) {
+  const lastAttempt = usedSinceRetry(head, state, attempt) >= rules.maxRetries;
+  if (usedSinceRetry(head, state, failures) >= rules.maxRetries) {
     // MAX_RETRIES was lowered below the failures already counted: set aside without another try.
     return { kind: "record-failure", sha: head, attempt: failures, message: state.lastError?.message ?? "retries exhausted", setAside: true };
   }
@@ -63,7 +53,7 @@ export function decide(obs: Observation): Action {
     // Someone's helm may still be running (a person's, or ours before a kill): only a pending
     // release older than any helm of ours could take is left over and safe to repair.
     const since = release.updatedAt === undefined ? Number.NaN : Date.parse(release.updatedAt);
-    const until = since + (obs.helmTimeoutSeconds + HELM_MARGIN_SECONDS) * 1000;
+    const until = since + (rules.helmTimeoutSeconds + HELM_MARGIN_SECONDS) * 1000;
     if (Number.isFinite(since) && Date.parse(obs.now) < until) {
       return { kind: "release-busy", status: release.status, since: new Date(since).toISOString(), until: new Date(until).toISOString() };
     }
@@ -71,29 +61,34 @@ export function decide(obs: Observation): Action {
   }
   if (release.status === "deployed" && release.imageTag === head) {
     // Whatever knows the image's digest: our record, the build Job not yet deleted, the registry.
-    const recorded = state.built?.sha === head ? state.built.digest : undefined;
-    const digest = recorded ?? (build?.phase === "succeeded" ? build.digest : undefined) ?? work.registryDigest;
+    const known = state.built?.sha === head ? state.built.digest : undefined;
+    const digest = known ?? (build?.phase === "succeeded" ? build.digest : undefined) ?? work.registryDigest;
     return { kind: "record-deployed", sha: head, revision: release.revision, digest };
   }
   if (state.built?.sha === head) return { kind: "deploy", sha: head, attempt, digest: state.built.digest, lastAttempt };
-  const paths = pathVerdict(obs.policy, obs, obs.gates?.changes);
   if (paths.kind === "reuse-image") return { kind: "deploy", sha: head, attempt, digest: paths.digest, lastAttempt, imageSha: paths.imageSha };
-
-  if (build !== undefined) {
-    switch (build.phase) {
-      case "succeeded":
-        if (build.digest !== undefined) return { kind: "record-build", sha: head, attempt, digest: build.digest, job: build.name, startedAt: build.startedAt };
-        return failure(head, attempt, lastAttempt, "build Job succeeded but reported no image digest");
-      case "failed":
-        return failure(head, attempt, lastAttempt, build.reason ?? "build Job failed");
-      case "running":
-        return { kind: "await-build", sha: head, attempt, job: build.name };
-    }
-  }
+  if (build !== undefined) return buildStep(head, attempt, lastAttempt, build);
   if (work.registryDigest !== undefined) return { kind: "deploy", sha: head, attempt, digest: work.registryDigest, lastAttempt };
   return { kind: "start-build", sha: head, attempt };
 }
 
-function failure(sha: string, attempt: number, setAside: boolean, message: string): Action {
-  return { kind: "record-failure", sha, attempt, message, setAside };
+/** The whole decision: the gates, then the work. For `plan` and the table tests; a pass calls the two halves itself. */
+export function decide(obs: Observation, rules: Rules): Action {
+  const gated = decideGates(obs, rules);
+  return gated.kind === "through" ? decideWork(obs, rules, gated.paths) : gated;
+}
+
+function buildStep(head: string, attempt: number, lastAttempt: boolean, build: NonNullable<WorkObservation["build"]>): Action {
+  const failure = (message: string): Action => ({ kind: "record-failure", sha: head, attempt, message, setAside: lastAttempt });
+  switch (build.phase) {
+    case "succeeded":
+      if (build.digest !== undefined) return { kind: "record-build", sha: head, attempt, digest: build.digest, job: build.name, startedAt: build.startedAt };
+      return failure("build Job succeeded but reported no image digest");
+    case "failed":
+      return failure(build.reason ?? "build Job failed");
+    case "running":
+      return { kind: "await-build", sha: head, attempt, job: build.name };
+    default:
+      return assertNever(build.phase);
+  }
 }

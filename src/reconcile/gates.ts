@@ -1,10 +1,10 @@
 import { activeFreeze } from "./freeze.ts";
-import type { Action, ChangeSet, Check, ChecksPolicy, CommitInfo, GatePolicy, Observation } from "./types.ts";
+import type { Action, ChangeSet, Check, ChecksPolicy, CommitInfo, GatePolicy, Observation, RunnerState } from "./types.ts";
 
 /**
  * The gates a new head passes before it is built and deployed, in order: skip markers and bot
  * authors, path filters, checks, approval, freeze windows. Pure: decide.ts and `status` use the
- * same verdicts; observe-gates.ts uses them to ask GitHub no more than the next verdict needs.
+ * same verdicts; observe.ts uses them to ask GitHub no more than the next verdict needs.
  */
 
 export const SKIP_MARKERS = ["[skip ci]", "[ci skip]", "[skip deploy]"] as const;
@@ -34,8 +34,8 @@ export type PathVerdict =
   | { readonly kind: "nothing-relevant"; readonly reason: string };
 
 /** What the files changed since the deployed commit call for. Without a path filter: a build. */
-export function pathVerdict(policy: GatePolicy, obs: Pick<Observation, "state">, changes: ChangeSet | undefined): PathVerdict {
-  const deployed = obs.state.deployed;
+export function pathVerdict(policy: GatePolicy, state: RunnerState, changes: ChangeSet | undefined): PathVerdict {
+  const deployed = state.deployed;
   if (policy.buildPaths.length === 0) return { kind: "build", why: "no BUILD_PATHS" };
   if (deployed === undefined) return { kind: "build", why: "nothing deployed yet to compare with" };
   if (changes === undefined || changes.base !== deployed.sha) throw new Error("gates: the changes since the deployed commit were not observed");
@@ -74,17 +74,23 @@ export function checksVerdict(policy: ChecksPolicy, runs: readonly Check[] | und
   return { kind: "green" };
 }
 
+/** Every gate let the head through; the path filter's verdict goes on to the work. */
+export interface Through {
+  readonly kind: "through";
+  readonly paths: PathVerdict;
+}
+
 /**
- * The action a gate takes for the head, or undefined when every gate lets it through to the work.
+ * The action a gate takes for the head, or Through when every gate lets it through to the work.
  * Only for a head that is neither deployed, set aside nor seen.
  */
-export function gateAction(obs: Observation): Action | undefined {
-  const { head, state, policy } = obs;
+export function gateAction(obs: Observation, policy: GatePolicy): Action | Through {
+  const { head, state } = obs;
   const gates = obs.gates;
   if (gates === undefined) throw new Error("decide: head needs work but its gates were not observed");
   const skip = skipReason(policy, gates.commit);
   if (skip !== undefined) return { kind: "record-seen", sha: head, reason: skip };
-  const paths = pathVerdict(policy, obs, gates.changes);
+  const paths = pathVerdict(policy, state, gates.changes);
   if (paths.kind === "nothing-relevant") return { kind: "record-seen", sha: head, reason: paths.reason };
   const checks = checksVerdict(policy.checks, gates.checkRuns, gates.statuses);
   if (checks.kind === "ask-statuses") throw new Error("gates: the head's commit statuses were not observed");
@@ -98,7 +104,7 @@ export function gateAction(obs: Observation): Action | undefined {
     const until = freeze.until.toISOString();
     return { kind: "hold", sha: head, gate: "freeze", reason: `deploy freeze "${freeze.window.text}" until ${until}`, until };
   }
-  return undefined;
+  return { kind: "through", paths };
 }
 
 /** No gate at all: the default, and what a pass without gate settings observes nothing for. */

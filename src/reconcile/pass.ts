@@ -1,57 +1,47 @@
 import type { Logger } from "../log.ts";
 import { act } from "./act.ts";
-import { decide, decideGates, failuresFor, headNeedsWork } from "./decide.ts";
+import { decideGates, decideWork } from "./decide.ts";
 import { LeasedState } from "./leased-state.ts";
-import { observeGates } from "./observe-gates.ts";
+import { observe, observeWork } from "./observe.ts";
 import type { BranchHead, Ports } from "./ports.ts";
-import type { Action, GateObservation, GatePolicy, Observation, PassOutcome, ReleaseObservation, RunnerState, WorkObservation } from "./types.ts";
+import { type Action, type GateObservation, type IdleAction, isIdle, type PassOutcome, type ReleaseObservation, type Rules, type RunnerState } from "./types.ts";
 
 export interface PassContext {
   readonly ports: Ports;
   readonly log: Logger;
   /** Who we are in the lease: pod name (or host) and pid, unique per process. */
   readonly holder: string;
-  readonly maxRetries: number;
+  /** What decide reads besides the observation. */
+  readonly rules: Rules;
   readonly leaseSeconds: number;
-  readonly helmTimeoutSeconds: number;
   readonly valuesFiles: readonly string[];
-  /** The gates a new head passes before it is built and deployed (NO_GATES: none). */
-  readonly policy: GatePolicy;
 }
 
 /** A pass has at most this many steps (build, wait, record, deploy...); more means a bug. */
-const MAX_STEPS = 12;
+export const MAX_STEPS = 12;
 
 /**
  * One reconcile pass: observe -> decide -> act -> observe again, until the head is deployed, a
- * failure is recorded, or another run holds the lease. `plan` stops after the first decision.
+ * failure is recorded, or another run holds the lease.
  */
-export async function runPass(ctx: PassContext, mode: "sync" | "plan"): Promise<PassOutcome> {
+export async function runPass(ctx: PassContext): Promise<PassOutcome> {
   const { ports, log } = ctx;
-  const snapshot = await ports.state.read();
-  for (const warning of snapshot.warnings) log.warn({ warning }, "Ignored malformed state annotation");
-  const head = await ports.source.branchHead(snapshot.state.head);
-  log.info({ sha: head.sha, notModified: head.notModified }, "Observed branch head");
+  const seen = await observe(ports, ctx.rules.policy, log);
+  const { snapshot, head } = seen;
   const remember = (s: RunnerState) => rememberHead(s, head);
-
-  if (!headNeedsWork(head.sha, snapshot.state)) {
-    const action = decide(observation(ctx, head.sha, snapshot.state));
-    if (mode === "sync" && remember(snapshot.state) !== snapshot.state) {
-      await rememberQuietly(ctx, snapshot.state, snapshot.resourceVersion, remember);
-    }
-    return idleOutcome(action, log);
+  const rememberIfNew = async () => {
+    if (remember(snapshot.state) !== snapshot.state) await rememberQuietly(ctx, snapshot.state, snapshot.resourceVersion, remember);
+  };
+  if (seen.recorded !== undefined) {
+    await rememberIfNew();
+    return idleOutcome(seen.recorded, log);
   }
   // The gates are asked before the lease: a head that waits costs no write and no Kubernetes call
   // beyond the state read (and no GitHub request at all when no gate is configured).
-  const gates = await observeGates(ports.gates, ctx.policy, head.sha, snapshot.state);
-  const gated = decideGates(observation(ctx, head.sha, snapshot.state, gates));
-  if (mode === "plan") {
-    if (gated !== undefined) return { kind: "planned", action: gated };
-    const work = await observeWork(ports, head.sha, snapshot.state);
-    return { kind: "planned", action: decide(observation(ctx, head.sha, snapshot.state, gates, work)) };
-  }
-  if (gated?.kind === "hold") {
-    if (remember(snapshot.state) !== snapshot.state) await rememberQuietly(ctx, snapshot.state, snapshot.resourceVersion, remember);
+  const gates = seen.gates ?? {};
+  const gated = decideGates({ head: head.sha, state: snapshot.state, now: ports.clock.now().toISOString(), gates }, ctx.rules);
+  if (gated.kind === "hold") {
+    await rememberIfNew();
     return idleOutcome(gated, log);
   }
 
@@ -70,6 +60,19 @@ export async function runPass(ctx: PassContext, mode: "sync" | "plan"): Promise<
   }
 }
 
+/**
+ * One step's observe and decide: the gates first (from the GitHub answers already gathered, the
+ * state and the clock), then, when every gate lets the head through, the work. `known` is the
+ * release as last read, when nothing since could have changed it. `plan` is this and nothing more.
+ */
+export async function nextStep(ports: Ports, rules: Rules, head: string, state: RunnerState, gates: GateObservation, known?: ReleaseObservation): Promise<{ action: Action; release?: ReleaseObservation }> {
+  const obs = { head, state, now: ports.clock.now().toISOString(), gates };
+  const gated = decideGates(obs, rules);
+  if (gated.kind !== "through") return { action: gated };
+  const observed = await observeWork(ports, head, state, known);
+  return { action: decideWork({ ...obs, work: observed }, rules, gated.paths), release: observed.release };
+}
+
 async function work(ctx: PassContext, leased: LeasedState, head: string, gates: GateObservation): Promise<PassOutcome> {
   const { ports, log } = ctx;
   // The state needs no re-read between steps: each of our writes answers with the current
@@ -80,49 +83,16 @@ async function work(ctx: PassContext, leased: LeasedState, head: string, gates: 
   // so a freeze that begins while the image builds holds the deploy.
   let release: ReleaseObservation | undefined;
   for (let step = 0; step < MAX_STEPS; step++) {
-    let action = decideGates(observation(ctx, head, leased.state, gates));
-    if (action === undefined) {
-      const work = await observeWork(ports, head, leased.state, release);
-      release = work.release;
-      action = decide(observation(ctx, head, leased.state, gates, work));
-    }
+    const next = await nextStep(ports, ctx.rules, head, leased.state, gates, release);
+    const { action } = next;
+    release = next.release ?? release;
     log.debug({ action }, "Decided next step");
-    if (action.kind === "up-to-date" || action.kind === "skip-set-aside" || action.kind === "skipped" || action.kind === "hold") return idleOutcome(action, log);
-    if (action.kind === "release-busy") {
-      log.warn({ status: action.status, since: action.since, until: action.until }, "Release is mid-operation, perhaps by another helm; it is repaired only if still pending after HELM_TIMEOUT");
-      return { kind: "release-busy", status: action.status, since: action.since, until: action.until };
-    }
-    const outcome = await act(action, { ports, leased, log, maxRetries: ctx.maxRetries, valuesFiles: ctx.valuesFiles });
+    if (isIdle(action)) return idleOutcome(action, log);
+    const outcome = await act(action, { ports, leased, log, maxRetries: ctx.rules.maxRetries, valuesFiles: ctx.valuesFiles });
     if (outcome !== undefined) return outcome;
     if (action.kind === "repair-release") release = undefined;
   }
   throw new Error(`pass did not settle after ${MAX_STEPS} steps`);
-}
-
-/**
- * Everything decide needs about the work for `head`; the registry is asked only when no build is
- * known, the release only when `known` is not given.
- */
-export async function observeWork(ports: Ports, head: string, state: RunnerState, known?: ReleaseObservation): Promise<WorkObservation> {
-  const attempt = failuresFor(head, state) + 1;
-  const [release, build] = await Promise.all([
-    known ?? ports.releases.observe(),
-    state.built?.sha === head ? undefined : ports.builds.find(head, attempt),
-  ]);
-  // The registry is asked when nothing else can say whether IMAGE:<sha> exists: no record, no
-  // Job; or when a release already runs the head and only the registry knows its digest.
-  const digestKnown = state.built?.sha === head || (build?.phase === "succeeded" && build.digest !== undefined);
-  const releasedHead = release.status === "deployed" && release.imageTag === head;
-  const needRegistry = !digestKnown && (build === undefined || releasedHead);
-  const registryDigest = needRegistry ? await ports.registry.digestOf(head) : undefined;
-  return { release, build, registryDigest };
-}
-
-function observation(ctx: PassContext, head: string, state: RunnerState, gates?: GateObservation, work?: WorkObservation): Observation {
-  return {
-    head, state, maxRetries: ctx.maxRetries, now: ctx.ports.clock.now().toISOString(), helmTimeoutSeconds: ctx.helmTimeoutSeconds, policy: ctx.policy,
-    ...(gates ? { gates } : {}), ...(work ? { work } : {}),
-  };
 }
 
 function rememberHead(state: RunnerState, head: BranchHead): RunnerState {
@@ -139,23 +109,25 @@ async function rememberQuietly(ctx: PassContext, state: RunnerState, rv: string 
   }
 }
 
-function idleOutcome(action: Action, log: Logger): PassOutcome {
-  if (action.kind === "skip-set-aside") {
-    log.warn({ sha: action.sha, reason: action.reason }, "Head commit is set aside; waiting for a newer commit or `ci-runner retry`");
-    return { kind: "set-aside", sha: action.sha, reason: action.reason };
+/** How an idle decision ends the pass, said once in the log. */
+export function idleOutcome(action: IdleAction, log: Logger): PassOutcome {
+  switch (action.kind) {
+    case "skip-set-aside":
+      log.warn({ sha: action.sha, reason: action.reason }, "Head commit is set aside; waiting for a newer commit or `ci-runner retry`");
+      return { kind: "set-aside", sha: action.sha, reason: action.reason };
+    case "up-to-date":
+      log.info({ sha: action.sha }, "Release is up to date");
+      return { kind: "up-to-date", sha: action.sha };
+    case "skipped":
+      log.info({ sha: action.sha, reason: action.reason }, "Head commit was recorded as seen and is not built");
+      return { kind: "skipped", sha: action.sha, reason: action.reason };
+    case "hold": {
+      log.info({ sha: action.sha, gate: action.gate, reason: action.reason, until: action.until }, "Head commit is held by a gate");
+      const { kind: _hold, ...rest } = action;
+      return { kind: "waiting", ...rest };
+    }
+    case "release-busy":
+      log.warn({ status: action.status, since: action.since, until: action.until }, "Release is mid-operation, perhaps by another helm; it is repaired only if still pending after HELM_TIMEOUT");
+      return { kind: "release-busy", status: action.status, since: action.since, until: action.until };
   }
-  if (action.kind === "up-to-date") {
-    log.info({ sha: action.sha }, "Release is up to date");
-    return { kind: "up-to-date", sha: action.sha };
-  }
-  if (action.kind === "skipped") {
-    log.info({ sha: action.sha, reason: action.reason }, "Head commit was recorded as seen and is not built");
-    return { kind: "skipped", sha: action.sha, reason: action.reason };
-  }
-  if (action.kind === "hold") {
-    log.info({ sha: action.sha, gate: action.gate, reason: action.reason, until: action.until }, "Head commit is held by a gate");
-    const { kind: _hold, ...rest } = action;
-    return { kind: "waiting", ...rest };
-  }
-  throw new Error(`idleOutcome: ${action.kind} is not an idle action`);
 }

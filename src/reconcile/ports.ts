@@ -1,4 +1,4 @@
-import type { BuildObservation, ChangeSet, Check, CommitInfo, ReleaseObservation, RunnerState, StateSnapshot } from "./types.ts";
+import type { BuildObservation, ChangeSet, Check, CommitInfo, Evidence, ReleaseObservation, RunnerState, StateSnapshot } from "./types.ts";
 
 /**
  * What the core needs from the world, in domain words. Adapters in src/adapters implement these
@@ -39,12 +39,18 @@ export interface BuildRequest {
   readonly attempt: number;
 }
 
+/** What a build would push and the Job that would do it, for `plan`: exactly what `start` creates. */
+export interface BuildPlan {
+  readonly images: readonly string[];
+  /** The Job manifest, as the cluster would receive it. */
+  readonly job: unknown;
+}
+
 export interface BuildRunner {
-  jobName(sha: string, attempt: number): string;
   /** The Job of this attempt, if one exists; a Job under that name for another target or commit is refused. */
   find(sha: string, attempt: number): Promise<BuildObservation | undefined>;
-  /** Creates the Job, or adopts one of ours with the same name (AlreadyExists). */
-  start(request: BuildRequest): Promise<void>;
+  /** Creates the Job, or adopts one of ours with the same name (AlreadyExists); returns its name. */
+  start(request: BuildRequest): Promise<string>;
   /**
    * Waits (watch, not polling) until the Job finishes or the deadline passes; stops when `fence`
    * aborts. A build pod that cannot start for a reason a person must fix is a ConfigError at once.
@@ -54,6 +60,8 @@ export interface BuildRunner {
   remove(name: string): Promise<void>;
   /** Jobs of this target that have not finished, for `status`. */
   inFlight(): Promise<BuildObservation[]>;
+  /** The images and Job `start` would create, changing nothing (for `plan`). */
+  plan(request: BuildRequest): Promise<BuildPlan>;
 }
 
 export interface ImageRegistry {
@@ -72,8 +80,8 @@ export interface ChartCheckout {
 export interface ChartSource {
   /** The chart (and values files) exactly at `sha`, fetched without the token in argv or URL. */
   checkout(sha: string): Promise<ChartCheckout>;
-  /** Starts fetching while the image builds, so the deploy need not wait for it; best effort. */
-  prefetch(sha: string): void;
+  /** Starts fetching while the image builds, so the deploy need not wait for it; best effort, never rejects. */
+  prefetch(sha: string): Promise<void>;
 }
 
 export interface DeployRequest {
@@ -115,7 +123,14 @@ export type Transition =
   | { readonly kind: "build-succeeded"; readonly sha: string; readonly attempt: number; readonly digest: string; readonly seconds: number | undefined }
   | { readonly kind: "deploy-started"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined }
   | { readonly kind: "deployed"; readonly sha: string; readonly attempt: number; readonly revision: number | undefined; readonly digest: string | undefined; readonly seconds: number | undefined }
-  | { readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly phase: "build" | "deploy"; readonly message: string; readonly setAside: boolean }
+  | {
+    readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly phase: "build" | "deploy";
+    readonly message: string; readonly setAside: boolean;
+    /** helm's atomic rollback ran: the release is back at the revision before this attempt. */
+    readonly rolledBack: boolean;
+    /** What the failing pods showed before the rollback removed them. */
+    readonly evidence?: Evidence | undefined;
+  }
   | { readonly kind: "lease-contention"; readonly holder: string; readonly expiresAt: string };
 
 export interface Reporter {

@@ -88,20 +88,25 @@ export interface WorkObservation {
   readonly registryDigest: string | undefined;
 }
 
+/** What one pass saw of a head: the recorded state, the clock, and what was asked for it. */
 export interface Observation {
   readonly head: string;
   readonly state: RunnerState;
-  readonly maxRetries: number;
-  /** When the observation was made (ISO), for the age of a pending release. */
+  /** When the observation was made (ISO), for the age of a pending release and freeze windows. */
   readonly now: string;
+  /** Present once the head needs work; holds only what the configured gates asked for. */
+  readonly gates?: GateObservation;
+  /** Present only when every gate let the head through; an idle tick never pays for it. */
+  readonly work?: WorkObservation;
+}
+
+/** The configuration decide reads: passed beside the observation, never copied into it. */
+export interface Rules {
+  readonly maxRetries: number;
   /** HELM_TIMEOUT: a pending release younger than this (plus our margin) may still be in progress. */
   readonly helmTimeoutSeconds: number;
   /** The gates configured; each one's observation is gathered only when it is. */
   readonly policy: GatePolicy;
-  /** Present once the head needs work; holds only what the configured gates asked for. */
-  readonly gates?: GateObservation;
-  /** Present only when the head needs work; an idle tick never pays for it. */
-  readonly work?: WorkObservation;
 }
 
 /** One freeze window: a cron-style start (five fields, in `timeZone`) and how long it lasts. */
@@ -167,21 +172,55 @@ export interface GateObservation {
 
 export type Gate = "checks" | "approval" | "freeze";
 
-export type Action =
+/** A decision that ends the pass without acting: nothing to do now, or nothing we may do. */
+export type IdleAction =
   | { readonly kind: "up-to-date"; readonly sha: string }
   | { readonly kind: "skip-set-aside"; readonly sha: string; readonly reason: string }
+  | { readonly kind: "skipped"; readonly sha: string; readonly reason: string }
+  | { readonly kind: "hold"; readonly sha: string; readonly gate: Gate; readonly reason: string; readonly until?: string }
+  | { readonly kind: "release-busy"; readonly status: ReleaseStatus; readonly since: string; readonly until: string };
+
+/** A decision that act performs: one idempotent step, under the lease. */
+export type WorkAction =
   | { readonly kind: "repair-release"; readonly status: ReleaseStatus; readonly revision: number | undefined }
-  | { readonly kind: "release-busy"; readonly status: ReleaseStatus; readonly since: string; readonly until: string }
   | { readonly kind: "record-deployed"; readonly sha: string; readonly revision: number | undefined; readonly digest: string | undefined }
   | { readonly kind: "start-build"; readonly sha: string; readonly attempt: number }
   | { readonly kind: "await-build"; readonly sha: string; readonly attempt: number; readonly job: string }
   | { readonly kind: "record-build"; readonly sha: string; readonly attempt: number; readonly digest: string; readonly job: string; readonly startedAt: string | undefined }
   | { readonly kind: "record-failure"; readonly sha: string; readonly attempt: number; readonly message: string; readonly setAside: boolean }
   | { readonly kind: "deploy"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined; readonly lastAttempt: boolean; readonly imageSha?: string }
-  | { readonly kind: "skipped"; readonly sha: string; readonly reason: string }
   | { readonly kind: "record-seen"; readonly sha: string; readonly reason: string }
-  | { readonly kind: "hold"; readonly sha: string; readonly gate: Gate; readonly reason: string; readonly until?: string }
   | { readonly kind: "set-aside"; readonly sha: string; readonly gate: Gate; readonly reason: string };
+
+export type Action = IdleAction | WorkAction;
+
+/** Which kinds are idle: checked both ways by the compiler, so a new kind must be placed. */
+const IDLE = {
+  "up-to-date": true, "skip-set-aside": true, skipped: true, hold: true, "release-busy": true,
+  "repair-release": false, "record-deployed": false, "start-build": false, "await-build": false, "record-build": false,
+  "record-failure": false, deploy: false, "record-seen": false, "set-aside": false,
+} as const satisfies { readonly [K in IdleAction["kind"]]: true } & { readonly [K in WorkAction["kind"]]: false };
+
+export function isIdle(action: Action): action is IdleAction {
+  return IDLE[action.kind];
+}
+
+/** What the failing pods showed before helm's rollback removed them. */
+export interface Evidence {
+  /** One line for the state's lastError, a GitHub status and a notification. */
+  readonly summary: string;
+  readonly pods: readonly PodEvidence[];
+}
+
+export interface PodEvidence {
+  readonly pod: string;
+  /** e.g. "app: waiting CrashLoopBackOff, last exit code 3 (Error), 4 restarts" or "app: running, not ready". */
+  readonly containers: readonly string[];
+  /** Recent Events of the pod, newest last: "Unhealthy: Readiness probe failed: ... (x12)". */
+  readonly events: readonly string[];
+  /** The last lines the failing container wrote (of its previous run when it restarted). */
+  readonly logTail: readonly string[];
+}
 
 /** How a pass ended; main maps it to an exit code. */
 export type PassOutcome =
@@ -192,5 +231,4 @@ export type PassOutcome =
   | { readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly message: string }
   | { readonly kind: "set-aside"; readonly sha: string; readonly reason: string }
   | { readonly kind: "skipped"; readonly sha: string; readonly reason: string }
-  | { readonly kind: "waiting"; readonly sha: string; readonly gate: Gate; readonly reason: string; readonly until?: string }
-  | { readonly kind: "planned"; readonly action: Action };
+  | { readonly kind: "waiting"; readonly sha: string; readonly gate: Gate; readonly reason: string; readonly until?: string };

@@ -1,12 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli.ts";
-import type { Config } from "../../src/config.ts";
+import type { Config } from "../../src/config/load.ts";
 import { runPass } from "../../src/reconcile/pass.ts";
-import type { Runtime } from "../../src/runtime.ts";
+import type { Logger } from "../../src/log.ts";
+import type { Runtime } from "../../src/wiring/runtime.ts";
+import { fakeRuntime } from "../support/fake-runtime.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
 import { passContext } from "../support/pass-context.ts";
 
-const A = sha("a");
 const B = sha("b");
 const ENV = { REPO: "acme/shop", IMAGE: "registry.local:5000/acme/shop", CHART_PATH: "chart", RELEASE: "shop", LOG_FORMAT: "json" };
 
@@ -14,16 +15,7 @@ const ENV = { REPO: "acme/shop", IMAGE: "registry.local:5000/acme/shop", CHART_P
 async function cli(world: FakeWorld, argv: string[], env: Record<string, string>) {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const makeRuntime = (config: Config, _env: unknown, log: Runtime["pass"]["log"]): Runtime => {
-    const ports = world.ports();
-    const unexpected = async (): Promise<never> => { throw new Error("fake runtime: preflight was not expected"); };
-    return {
-      ports,
-      preflight: { helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, buildAdmitted: unexpected, missingPermissions: unexpected },
-      identity: { whoAmI: async () => "ada@example.com" },
-      pass: { ports, log, holder: "cli-test/1", maxRetries: config.maxRetries, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], policy: config.gates },
-    };
-  };
+  const makeRuntime = (config: Config, _env: unknown, log: Logger): Runtime => fakeRuntime(config, world.ports(), log, { whoAmI: async () => "ada@example.com" });
   const code = await runCli(argv, {
     env: { ...ENV, ...env }, stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), stderrIsTTY: false,
     version: "1.2.3", stop: new AbortController().signal, makeRuntime,
@@ -34,7 +26,7 @@ async function cli(world: FakeWorld, argv: string[], env: Record<string, string>
 async function deployedA(): Promise<FakeWorld> {
   const world = new FakeWorld();
   world.now = new Date("2026-11-18T12:00:00Z");
-  await runPass(passContext(world.ports()), "sync");
+  await runPass(passContext(world.ports()));
   world.setHead(B);
   return world;
 }

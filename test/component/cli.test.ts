@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { buildPlan } from "../../src/adapters/build/job.ts";
 import type { Exec } from "../../src/adapters/exec.ts";
-import { HelmReleases } from "../../src/adapters/helm.ts";
 import { runCli } from "../../src/cli.ts";
-import type { Config } from "../../src/config.ts";
-import type { Runtime } from "../../src/runtime.ts";
-import { SETTINGS } from "../../src/settings.ts";
+import type { Config } from "../../src/config/load.ts";
+import { SETTINGS } from "../../src/config/settings.ts";
+import type { Logger } from "../../src/log.ts";
+import { helmReleases } from "../../src/wiring/cluster.ts";
+import type { Runtime } from "../../src/wiring/runtime.ts";
+import { fakeRuntime } from "../support/fake-runtime.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
 
 const A = sha("a");
@@ -22,15 +25,6 @@ function helmVersionOnly(version: string) {
   return { exec, verify: () => expect(asked).toEqual(["helm version --template {{.Version}}"]) };
 }
 
-/** The real adapter's argv builder, wired from the config like runtime-full.ts does. */
-function realHelm(config: Config, exec: Exec, log: Runtime["pass"]["log"]): HelmReleases {
-  return new HelmReleases({
-    bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
-    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds, fencedGraceMs: 5_000,
-    kubeconfig: config.kubeconfig, context: config.context, exec, log,
-  });
-}
-
 interface CliOptions {
   env?: Record<string, string>;
   world?: FakeWorld;
@@ -43,14 +37,18 @@ async function cli(argv: string[], options: CliOptions = {}) {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const world = options.world ?? new FakeWorld();
-  const makeRuntime = (config: Config, _env: unknown, log: Runtime["pass"]["log"]): Runtime => {
+  const makeRuntime = (config: Config, _env: unknown, log: Logger): Runtime => {
     const fakes = world.ports();
     const helmExec = options.helmExec;
-    const ports = helmExec ? { ...fakes, releases: { ...fakes.releases, deployArgv: (r: Parameters<HelmReleases["deployArgv"]>[0]) => realHelm(config, helmExec, log).deployArgv(r) } } : fakes;
+    // `plan` prints what the real adapters would create: their builders, wired as the factory wires them.
+    const helm = helmExec === undefined ? undefined : helmReleases(config, { exec: helmExec, log });
+    const ports = helm === undefined ? fakes : {
+      ...fakes,
+      builds: { ...fakes.builds, plan: async (request: Parameters<typeof buildPlan>[1]) => buildPlan(config, request) },
+      releases: { ...fakes.releases, deployArgv: (request: Parameters<typeof helm.deployArgv>[0]) => helm.deployArgv(request) },
+    };
     // Strict: no command under test here asks the preflight; doctor is tested on the real cluster.
-    const unexpected = async (): Promise<never> => { throw new Error("fake runtime: preflight was not expected"); };
-    const preflight = { helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, buildAdmitted: unexpected, missingPermissions: unexpected };
-    return { ports, preflight, identity: { whoAmI: unexpected }, pass: { ports, log, holder: "cli-test/1", maxRetries: config.maxRetries, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], policy: config.gates } };
+    return fakeRuntime(config, ports, log);
   };
   const code = await runCli(argv, {
     env: options.env ?? ENV, stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t), stderrIsTTY: false,

@@ -26,7 +26,7 @@ describe("a pass that cannot renew its lease", () => {
       },
     };
     const started = Date.now();
-    const error = await runPass(passContext(stalled, { leaseSeconds: 0.4 }), "sync").catch((e: unknown) => e);
+    const error = await runPass(passContext(stalled, { leaseSeconds: 0.4 })).catch((e: unknown) => e);
     const elapsed = Date.now() - started;
     expect(error).toBeInstanceOf(LeaseLost);
     expect(exitCodeFor(error)).toBe(3);
@@ -46,7 +46,7 @@ describe("a pass that cannot renew its lease", () => {
     };
     // Renewed every 0.5 s, fenced 1.5 s after the last one: a build of 2.5 s outlives the lease,
     // with room for a loaded machine's timer delays.
-    expect(await runPass(passContext(slow, { leaseSeconds: 2 }), "sync")).toMatchObject({ kind: "deployed" });
+    expect(await runPass(passContext(slow, { leaseSeconds: 2 }))).toMatchObject({ kind: "deployed" });
     expect(world.helmDeploys).toHaveLength(1);
   });
 });

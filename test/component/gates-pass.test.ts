@@ -3,6 +3,7 @@ import { runApprove } from "../../src/commands/approve.ts";
 import { runRetry } from "../../src/commands/retry.ts";
 import { parseFreezeWindows } from "../../src/reconcile/freeze.ts";
 import { NO_GATES } from "../../src/reconcile/gates.ts";
+import { plannedAction } from "../../src/commands/plan.ts";
 import { runPass } from "../../src/reconcile/pass.ts";
 import type { Check, GatePolicy } from "../../src/reconcile/types.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
@@ -22,7 +23,7 @@ const check = (name: string, state: Check["state"]): Check => ({ name, state, ur
 async function deployedA(policy: GatePolicy = NO_GATES): Promise<FakeWorld> {
   const world = new FakeWorld();
   world.now = new Date("2026-11-18T12:00:00Z"); // a Wednesday: no freeze window in force
-  await runPass(passContext(world.ports()), "sync");
+  await runPass(passContext(world.ports()));
   world.setHead(B);
   world.calls = [];
   world.githubCalls = [];
@@ -30,7 +31,7 @@ async function deployedA(policy: GatePolicy = NO_GATES): Promise<FakeWorld> {
   return world;
 }
 
-const sync = (world: FakeWorld, policy: GatePolicy, holder = "test-pod/1") => runPass(passContext(world.ports(), { policy, holder }), "sync");
+const sync = (world: FakeWorld, policy: GatePolicy, holder = "test-pod/1") => runPass(passContext(world.ports(), { policy, holder }));
 
 describe("gates in a whole pass", () => {
   it("an idle tick asks no gate, even with every gate configured", async () => {
@@ -109,13 +110,13 @@ describe("gates in a whole pass", () => {
     const world = await deployedA();
     world.compares.set(`${A}...${B}`, { complete: true, base: A, files: ["chart/values.yaml"] });
     const probe = killAfter(world.ports(), Number.POSITIVE_INFINITY);
-    await runPass(passContext(probe.ports, { policy: PATHS }), "sync");
+    await runPass(passContext(probe.ports, { policy: PATHS }));
     const afterHelm = probe.steps().indexOf("helm.deploy") + 1;
     expect(afterHelm).toBeGreaterThan(0);
     const fresh = await deployedA();
     fresh.compares.set(`${A}...${B}`, { complete: true, base: A, files: ["chart/values.yaml"] });
     const dying = killAfter(fresh.ports(), afterHelm);
-    await expect(runPass(passContext(dying.ports, { policy: PATHS }), "sync")).rejects.toBeInstanceOf(Killed);
+    await expect(runPass(passContext(dying.ports, { policy: PATHS }))).rejects.toBeInstanceOf(Killed);
     expect(fresh.helmDeploys).toEqual([A, A]);
     expect(fresh.state.deployed?.sha).toBe(A);
     fresh.advance(60);
@@ -207,8 +208,8 @@ describe("gates in a whole pass", () => {
   it("plan names the gate that holds the head and changes nothing", async () => {
     const world = await deployedA();
     const writes = world.stateWrites;
-    const outcome = await runPass(passContext(world.ports(), { policy: { ...NO_GATES, approval: true } }), "plan");
-    expect(outcome).toEqual({ kind: "planned", action: { kind: "hold", sha: B, gate: "approval", reason: "waiting for approval: `ci-runner approve bbbbbbbbbbbb`" } });
+    const planned = await plannedAction(passContext(world.ports(), { policy: { ...NO_GATES, approval: true } }));
+    expect(planned).toEqual({ recorded: false, action: { kind: "hold", sha: B, gate: "approval", reason: "waiting for approval: `ci-runner approve bbbbbbbbbbbb`" } });
     expect(world.stateWrites).toBe(writes);
   });
 });

@@ -3,8 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { strictServer } from "../support/strict-http.ts";
-import {
-  buildah, type BuiltImage, buildProjectImage, ensureBaseImages, hostSideEffects, IMAGE_STORAGE, imageConfig, missingImageTools, REPO_ROOT, type RunResult, runImage,
+import { buildah, type BuiltImage, buildProjectImage, ensureBaseImages, hostSideEffects, IMAGE_STORAGE, imageConfig, missingImageTools, REPO_ROOT, type RunResult, runImage,
 } from "../support/project-image.ts";
 
 /**
@@ -148,7 +147,7 @@ describe.skipIf(missing !== undefined && !ci)("the image built from the Dockerfi
   });
 
   it("loads the full Kubernetes client from the snapshot when the light state read gives up (as on any non-idle tick)", async () => {
-    // A 500 sends the read to the full client (src/runtime.ts), which is in the snapshot but not
+    // A 500 sends the read to the Kubernetes client (src/wiring/cluster.ts), in the snapshot but not
     // run while it was built: this proves the lazy part of the bundle works from the image.
     const { image, dev } = await idleTick([500, 200]);
     expect(image.code).toBe(0);

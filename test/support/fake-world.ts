@@ -1,4 +1,5 @@
 import { ConflictError, AttemptFailure } from "../../src/errors.ts";
+import { decodeState, encodeState } from "../../src/adapters/state/codec.ts";
 import { buildJobName } from "../../src/names.ts";
 import type { BuildRunner, ChartSource, GateSource, ImageRegistry, Ports, ReleaseManager, SourceHost, StateStore, Transition } from "../../src/reconcile/ports.ts";
 import type { BuildObservation, ChangeSet, Check, CommitInfo, ReleaseObservation, RunnerState, StateSnapshot } from "../../src/reconcile/types.ts";
@@ -21,6 +22,8 @@ export class FakeWorld {
   statuses = new Map<string, Check[]>();
 
   state: RunnerState = {};
+  /** Annotations as a person left them with kubectl, read through the real codec beside `state`. */
+  handEdited: Record<string, string> = {};
   resourceVersion: number | undefined;
   stateWrites = 0;
 
@@ -104,7 +107,11 @@ export class FakeWorld {
   }
 
   store(): StateStore {
-    const snapshot = (): StateSnapshot => ({ state: structuredClone(this.state), resourceVersion: this.resourceVersion?.toString(), warnings: [] });
+    // Every read and write goes through the real annotation codec, as the ConfigMap's would.
+    const snapshot = (): StateSnapshot => {
+      const { state, warnings } = decodeState({ ...present(encodeState(this.state)), ...this.handEdited });
+      return { state, resourceVersion: this.resourceVersion?.toString(), warnings };
+    };
     return {
       read: async () => {
         this.calls.push("state.read");
@@ -113,7 +120,9 @@ export class FakeWorld {
       write: async (next, rv) => {
         this.calls.push("state.write");
         if (rv !== this.resourceVersion?.toString()) throw new ConflictError(`stale resourceVersion ${rv}, current ${this.resourceVersion}`);
-        this.state = structuredClone(next);
+        // A merge patch of every annotation we own: a hand-edited one is replaced or cleared.
+        this.state = decodeState(present(encodeState(next))).state;
+        this.handEdited = {};
         this.resourceVersion = (this.resourceVersion ?? 0) + 1;
         this.stateWrites++;
         return snapshot();
@@ -123,7 +132,6 @@ export class FakeWorld {
 
   builds(): BuildRunner {
     return {
-      jobName: (s, attempt) => buildJobName("shop", s, attempt),
       find: async (s, attempt) => {
         this.calls.push("builds.find");
         return this.jobs.get(buildJobName("shop", s, attempt));
@@ -131,9 +139,10 @@ export class FakeWorld {
       start: async ({ sha: s, attempt }) => {
         this.calls.push("builds.start");
         const name = buildJobName("shop", s, attempt);
-        if (this.jobs.has(name)) return; // AlreadyExists, ours: adopted
+        if (this.jobs.has(name)) return name; // AlreadyExists, ours: adopted
         this.jobs.set(name, { name, sha: s, attempt, phase: "running" });
         this.jobsCreated.push(name);
+        return name;
       },
       wait: async (name, fence) => {
         this.calls.push("builds.wait");
@@ -155,6 +164,9 @@ export class FakeWorld {
         this.jobsDeleted.push(name);
       },
       inFlight: async () => [...this.jobs.values()].filter((j) => j.phase === "running"),
+      plan: async () => {
+        throw new Error("fake: a build plan was not expected (the CLI tests wire the real builder)");
+      },
     };
   }
 
@@ -174,7 +186,7 @@ export class FakeWorld {
         this.checkouts++;
         return { root: `/tmp/checkout-${s}`, chartDir: `/tmp/checkout-${s}/chart`, dispose: async () => void this.disposed++ };
       },
-      prefetch: (s) => void this.prefetched.push(s),
+      prefetch: async (s) => void this.prefetched.push(s),
     };
   }
 
@@ -216,4 +228,9 @@ export class FakeWorld {
 /** A 40-hex SHA made of one repeated character. */
 export function sha(c: string): string {
   return c.repeat(40);
+}
+
+/** The annotations a merge patch would set (a null deletes one). */
+function present(annotations: Record<string, string | null>): Record<string, string> {
+  return Object.fromEntries(Object.entries(annotations).filter((e): e is [string, string] => e[1] !== null));
 }

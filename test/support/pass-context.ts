@@ -2,13 +2,16 @@ import { createLogger, Secrets } from "../../src/log.ts";
 import { NO_GATES } from "../../src/reconcile/gates.ts";
 import type { PassContext } from "../../src/reconcile/pass.ts";
 import type { Ports } from "../../src/reconcile/ports.ts";
+import type { Rules } from "../../src/reconcile/types.ts";
 
 export function testLog(lines: string[] = []) {
   return createLogger({ level: "debug", pretty: false, secrets: new Secrets(), write: (l) => lines.push(l) });
 }
 
-export function passContext(ports: Ports, overrides: Partial<PassContext> = {}): PassContext {
-  return { ports, log: testLog(), holder: "test-pod/1", maxRetries: 3, leaseSeconds: 45, helmTimeoutSeconds: 300, valuesFiles: [], policy: NO_GATES, ...overrides };
+/** A pass's context over `ports`; a test overrides the rules it is about by name. */
+export function passContext(ports: Ports, overrides: Partial<Omit<PassContext, "rules"> & Rules> = {}): PassContext {
+  const { maxRetries = 3, helmTimeoutSeconds = 300, policy = NO_GATES, ...rest } = overrides;
+  return { ports, log: testLog(), holder: "test-pod/1", leaseSeconds: 45, valuesFiles: [], rules: { maxRetries, helmTimeoutSeconds, policy }, ...rest };
 }
 
 /** Thrown by a port after the process "was killed": nothing after it may run. */
@@ -47,7 +50,7 @@ export function killAfter(ports: Ports, n: number): { ports: Ports; steps: () =>
       source: wrap("github", ports.source),
       gates: wrap("gates", ports.gates),
       state: wrap("state", ports.state),
-      builds: { ...wrap("builds", ports.builds), jobName: ports.builds.jobName },
+      builds: wrap("builds", ports.builds),
       registry: wrap("registry", ports.registry),
       charts: wrap("charts", ports.charts),
       releases: wrap("helm", ports.releases),

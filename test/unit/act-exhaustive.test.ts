@@ -33,7 +33,7 @@ describe("act handles every action kind", () => {
 
     const types = join(dir, "src", "reconcile", "types.ts");
     const source = readFileSync(types, "utf8");
-    const marker = "export type Action =\n";
+    const marker = "export type WorkAction =\n";
     expect(source).toContain(marker);
     writeFileSync(types, source.replace(marker, `${marker}  | { readonly kind: "new-kind-without-handler"; readonly sha: string }\n`));
     const broken = typecheck();

@@ -1,6 +1,6 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { cleanLines, failureReason, kanikoErrorLine, startFailure } from "../../src/adapters/build-pod.ts";
+import { cleanLines, failureReason, kanikoErrorLine, startFailure } from "../../src/adapters/build/pod.ts";
 
 const pod = (state: object, limits?: Record<string, string>): V1Pod => ({
   metadata: { name: "build-x-1-abc" },

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/load.ts";
 import type { ConfigError } from "../../src/errors.ts";
 
 const valid = { REPO: "acme/shop", IMAGE: "ghcr.io/acme/shop", CHART_PATH: "chart", RELEASE: "shop", DEPLOY_NS: "prod" };

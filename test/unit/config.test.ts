@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const valid = { REPO: "acme/shop", IMAGE: "ghcr.io/acme/shop", CHART_PATH: "deploy/chart", RELEASE: "shop" };
@@ -108,5 +108,12 @@ describe("loadConfig", () => {
 
   it("reports several problems together", () => {
     expect(problems({ ...valid, REPO: "x", MAX_RETRIES: "0", LOG_LEVEL: "loud" })).toHaveLength(3);
+  });
+});
+
+describe("build settings", () => {
+  it("refuses malformed build settings, each named", () => {
+    expect(() => loadConfig({ REPO: "acme/shop", IMAGE: "r.local/acme/shop", CHART_PATH: "chart", RELEASE: "shop", BUILD_ARGS: "1BAD=x", SNAPSHOT_MODE: "fast", BUILD_MEMORY_LIMIT: "lots" }, {}))
+      .toThrow(expect.objectContaining({ problems: [expect.stringMatching(/^BUILD_ARGS="1BAD=x" is invalid/), expect.stringMatching(/^SNAPSHOT_MODE="fast" is invalid/), expect.stringMatching(/^BUILD_MEMORY_LIMIT="lots" is invalid/)] }));
   });
 });

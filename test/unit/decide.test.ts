@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { decide, headNeedsWork } from "../../src/reconcile/decide.ts";
+import { decide, recorded } from "../../src/reconcile/decide.ts";
 import { NO_GATES } from "../../src/reconcile/gates.ts";
-import type { Action, BuildObservation, Observation, ReleaseObservation, RunnerState, WorkObservation } from "../../src/reconcile/types.ts";
+import type { Action, BuildObservation, Observation, ReleaseObservation, Rules, RunnerState, WorkObservation } from "../../src/reconcile/types.ts";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -15,20 +15,26 @@ function job(phase: BuildObservation["phase"], extra: Partial<BuildObservation> 
   return { name: `build-shop-${A.slice(0, 12)}-1`, sha: A, attempt: 1, phase, ...extra };
 }
 
-function obs(state: RunnerState, work?: Partial<WorkObservation>, maxRetries = 3): Observation {
+/** One row's input: what was observed, and the rules decide reads beside it. */
+interface Case {
+  readonly observation: Observation;
+  readonly rules: Rules;
+}
+
+function obs(state: RunnerState, work?: Partial<WorkObservation>, maxRetries = 3): Case {
   return {
-    head: A,
-    state,
-    maxRetries,
-    now: NOW,
-    helmTimeoutSeconds: 300,
-    policy: NO_GATES,
-    gates: {},
-    ...(work ? { work: { release: absent, build: undefined, registryDigest: undefined, ...work } } : {}),
+    observation: {
+      head: A,
+      state,
+      now: NOW,
+      gates: {},
+      ...(work ? { work: { release: absent, build: undefined, registryDigest: undefined, ...work } } : {}),
+    },
+    rules: { maxRetries, helmTimeoutSeconds: 300, policy: NO_GATES },
   };
 }
 
-const rows: [string, Observation, Action][] = [
+const rows: [string, Case, Action][] = [
   ["head already deployed", obs({ deployed: { sha: A, at: AT, digest: DIGEST, revision: 1 } }), { kind: "up-to-date", sha: A }],
   ["head set aside", obs({ setAside: { sha: A, reason: "failed 3 of 3" } }), { kind: "skip-set-aside", sha: A, reason: "failed 3 of 3" }],
   ["new head, nothing known: build attempt 1", obs({}, {}), { kind: "start-build", sha: A, attempt: 1 }],
@@ -77,18 +83,19 @@ const rows: [string, Observation, Action][] = [
 ];
 
 describe("decide", () => {
-  it.each(rows)("%s", (_name, observation, expected) => {
-    expect(decide(observation)).toEqual(expected);
+  it.each(rows)("%s", (_name, c, expected) => {
+    expect(decide(c.observation, c.rules)).toEqual(expected);
   });
 
   it("refuses to decide work it was not shown", () => {
-    expect(() => decide(obs({}))).toThrow(/work was not observed/);
+    const c = obs({});
+    expect(() => decide(c.observation, c.rules)).toThrow(/work was not observed/);
   });
 
   it("an idle head needs no further observation", () => {
-    expect(headNeedsWork(A, { deployed: { sha: A, at: AT, digest: undefined, revision: undefined } })).toBe(false);
-    expect(headNeedsWork(A, { setAside: { sha: A, reason: "x" } })).toBe(false);
-    expect(headNeedsWork(A, { seen: { sha: A, reason: "x" } })).toBe(false);
-    expect(headNeedsWork(A, { deployed: { sha: B, at: AT, digest: undefined, revision: undefined } })).toBe(true);
+    expect(recorded(A, { deployed: { sha: A, at: AT, digest: undefined, revision: undefined } })).toEqual({ kind: "up-to-date", sha: A });
+    expect(recorded(A, { setAside: { sha: A, reason: "x" } })).toEqual({ kind: "skip-set-aside", sha: A, reason: "x" });
+    expect(recorded(A, { seen: { sha: A, reason: "x" } })).toEqual({ kind: "skipped", sha: A, reason: "x" });
+    expect(recorded(A, { deployed: { sha: B, at: AT, digest: undefined, revision: undefined } })).toBeUndefined();
   });
 });

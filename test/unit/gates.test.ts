@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { decide } from "../../src/reconcile/decide.ts";
 import { parseFreezeWindows } from "../../src/reconcile/freeze.ts";
 import { NO_GATES } from "../../src/reconcile/gates.ts";
-import type { Action, Check, GateObservation, GatePolicy, Observation, RunnerState } from "../../src/reconcile/types.ts";
+import type { Action, Check, GateObservation, GatePolicy, Observation, Rules, RunnerState, WorkObservation } from "../../src/reconcile/types.ts";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -29,15 +29,27 @@ const changed = (...files: string[]): GateObservation => ({ changes: { complete:
 const check = (name: string, state: Check["state"]): Check => ({ name, state, url: `https://ci.example/${name}` });
 const green: GateObservation = { checkRuns: [check("test", "success"), check("ci/jenkins", "success")], statuses: [] };
 
-function obs(policy: GatePolicy, gates: GateObservation, state: RunnerState = deployedB, now = THURSDAY): Observation {
-  return { head: A, state, maxRetries: 3, now, helmTimeoutSeconds: 300, policy, gates, work: { release: { status: "deployed", revision: 1, imageTag: B }, build: undefined, registryDigest: undefined } };
+/** One row's input: what was observed, and the rules decide reads beside it. */
+interface Case {
+  readonly observation: Observation;
+  readonly rules: Rules;
 }
+
+function obs(policy: GatePolicy, gates: GateObservation, state: RunnerState = deployedB, now = THURSDAY): Case {
+  return {
+    observation: { head: A, state, now, gates, work: { release: { status: "deployed", revision: 1, imageTag: B }, build: undefined, registryDigest: undefined } },
+    rules: { maxRetries: 3, helmTimeoutSeconds: 300, policy },
+  };
+}
+
+const run = (c: Case) => decide(c.observation, c.rules);
+const withWork = (c: Case, work: WorkObservation): Case => ({ ...c, observation: { ...c.observation, work } });
 
 const build: Action = { kind: "start-build", sha: A, attempt: 1 };
 const seen = (reason: string): Action => ({ kind: "record-seen", sha: A, reason });
 const hold = (gate: "checks" | "approval" | "freeze", reason: string, until?: string): Action => ({ kind: "hold", sha: A, gate, reason, ...(until ? { until } : {}) });
 
-const rows: [string, Observation, Action][] = [
+const rows: [string, Case, Action][] = [
   // Skip markers and bot authors
   ["[skip ci] in the message: recorded as seen", obs(SKIP, commit("docs: typo [skip ci]")), seen("its message carries [skip ci]")],
   ["[CI SKIP], any case", obs(SKIP, commit("Docs [CI SKIP]")), seen("its message carries [ci skip]")],
@@ -61,7 +73,7 @@ const rows: [string, Observation, Action][] = [
   ["a compare too large: built", obs(PATHS, { changes: { complete: false, base: B, why: "300 files changed" } }), build],
   ["nothing deployed yet: built without a compare", obs(PATHS, {}, {}), build],
   ["chart-only, but the release already runs the head (killed before recording): recorded",
-    { ...obs(PATHS, changed("chart/x.yaml")), work: { release: { status: "deployed", revision: 4, imageTag: A }, build: undefined, registryDigest: DIGEST_B } },
+    withWork(obs(PATHS, changed("chart/x.yaml")), { release: { status: "deployed", revision: 4, imageTag: A }, build: undefined, registryDigest: DIGEST_B }),
     { kind: "record-deployed", sha: A, revision: 4, digest: DIGEST_B }],
   // Checks
   ["every check green: built", obs(ALL_CHECKS, green), build],
@@ -101,7 +113,7 @@ const rows: [string, Observation, Action][] = [
 // A commit rolled back (or otherwise set aside) stays set aside whatever each gate says.
 const setAsideA: RunnerState = { ...deployedB, setAside: { sha: A, reason: "failed 3 of 3 attempts; last: helm upgrade failed and was rolled back" }, approved: { sha: A } };
 const stays: Action = { kind: "skip-set-aside", sha: A, reason: setAsideA.setAside?.reason ?? "" };
-const setAsideRows: [string, Observation][] = [
+const setAsideRows: [string, Case][] = [
   ["skip markers (no marker)", obs(SKIP, commit("x"), setAsideA)],
   ["bot authors (a person)", obs(AUTHORS, commit("x"), setAsideA)],
   ["path filter: a build path changed", obs(PATHS, changed("src/a.ts"), setAsideA)],
@@ -113,23 +125,23 @@ const setAsideRows: [string, Observation][] = [
 ];
 
 describe("decide with gates", () => {
-  it.each(rows)("%s", (_name, observation, expected) => {
-    expect(decide(observation)).toEqual(expected);
+  it.each(rows)("%s", (_name, c, expected) => {
+    expect(run(c)).toEqual(expected);
   });
 
-  it.each(setAsideRows)("a set-aside head stays set aside with %s", (_name, observation) => {
-    expect(decide(observation)).toEqual(stays);
+  it.each(setAsideRows)("a set-aside head stays set aside with %s", (_name, c) => {
+    expect(run(c)).toEqual(stays);
   });
 
   it("a head recorded as seen stays seen", () => {
-    expect(decide(obs(EVERY, {}, { ...deployedB, seen: { sha: A, reason: "its message carries [skip ci]" } }))).toEqual({ kind: "skipped", sha: A, reason: "its message carries [skip ci]" });
+    expect(run(obs(EVERY, {}, { ...deployedB, seen: { sha: A, reason: "its message carries [skip ci]" } }))).toEqual({ kind: "skipped", sha: A, reason: "its message carries [skip ci]" });
   });
 
   it("refuses to decide a gate it was not shown", () => {
-    expect(() => decide(obs(SKIP, {}))).toThrow(/message and author were not observed/);
-    expect(() => decide(obs(PATHS, {}))).toThrow(/changes since the deployed commit were not observed/);
-    expect(() => decide(obs(PATHS, { changes: { complete: true, base: C, files: [] } }))).toThrow(/changes since the deployed commit were not observed/);
-    expect(() => decide(obs(ALL_CHECKS, {}))).toThrow(/check runs were not observed/);
-    expect(() => decide(obs(ALL_CHECKS, { checkRuns: [check("test", "success")] }))).toThrow(/commit statuses were not observed/);
+    expect(() => run(obs(SKIP, {}))).toThrow(/message and author were not observed/);
+    expect(() => run(obs(PATHS, {}))).toThrow(/changes since the deployed commit were not observed/);
+    expect(() => run(obs(PATHS, { changes: { complete: true, base: C, files: [] } }))).toThrow(/changes since the deployed commit were not observed/);
+    expect(() => run(obs(ALL_CHECKS, {}))).toThrow(/check runs were not observed/);
+    expect(() => run(obs(ALL_CHECKS, { checkRuns: [check("test", "success")] }))).toThrow(/commit statuses were not observed/);
   });
 });

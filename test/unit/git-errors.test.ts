@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyGitFailure } from "../../src/adapters/git-errors.ts";
+import { classifyGitFailure } from "../../src/adapters/chart/git-errors.ts";
 
 const URL = "'https://git.example/acme/shop.git/'";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { kanikoJob } from "../../src/adapters/kaniko-job.ts";
-import { loadConfig } from "../../src/config.ts";
+import { kanikoJob } from "../../src/adapters/build/job.ts";
+import { loadConfig } from "../../src/config/load.ts";
 import { branchTag } from "../../src/names.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { loadConfig } from "../../src/config/load.ts";
 import { describePermission, requiredPermissions } from "../../src/permissions.ts";
 
 const base = { REPO: "acme/app", IMAGE: "ghcr.io/acme/app", CHART_PATH: "chart", RELEASE: "app", DEPLOY_NS: "app" };

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DeployNotes } from "../../src/adapters/deploy-notes.ts";
-import { configuredReceivers } from "../../src/adapters/receivers.ts";
-import { loadConfig } from "../../src/config.ts";
+import { configuredReceivers } from "../../src/adapters/report/receivers.ts";
+import { loadConfig } from "../../src/config/load.ts";
 import { createLogger, Secrets } from "../../src/log.ts";
 import { apis } from "../support/kube.ts";
 
@@ -10,7 +9,7 @@ const HOOK = "https://hooks.slack.com/services/T0000/B0000/XXXXsecretXXXX";
 
 function receivers(env: Record<string, string>, secrets = new Secrets()) {
   const log = createLogger({ level: "info", pretty: false, secrets, write: () => undefined });
-  return configuredReceivers({ config: loadConfig({ ...base, ...env }, {}), core: apis("http://127.0.0.1:1").core, log, secrets, notes: new DeployNotes(), github: { token: async () => undefined }, instance: "pod/1" });
+  return configuredReceivers({ config: loadConfig({ ...base, ...env }, {}), core: apis("http://127.0.0.1:1").core, log, secrets, github: { token: async () => undefined }, instance: "pod/1" });
 }
 
 describe("configured receivers", () => {

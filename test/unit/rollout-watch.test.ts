@@ -1,6 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { certainFailure } from "../../src/adapters/rollout-watch.ts";
+import { certainFailure } from "../../src/adapters/deploy/rollout-watch.ts";
 
 const IMAGE = "registry.local/acme/shop:abc";
 const pod = (state: object, extra: { image?: string; lastState?: object; restartCount?: number } = {}): V1Pod => ({

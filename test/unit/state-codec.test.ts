@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeState, encodeState, PREFIX } from "../../src/reconcile/state-codec.ts";
+import { decodeState, encodeState, PREFIX } from "../../src/adapters/state/codec.ts";
 import type { RunnerState } from "../../src/reconcile/types.ts";
 
 const A = "a".repeat(40);

@@ -1,0 +1,269 @@
+import { readFile } from "node:fs/promises";
+import { delimiter, join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { AttemptFailure, ConfigError, LeaseLost, RunnerError, TransientError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import type { DeployRequest, ReleaseManager } from "../../reconcile/ports.ts";
+import type { Evidence, ReleaseObservation, ReleaseStatus } from "../../reconcile/types.ts";
+import { evidenceDetails } from "./evidence.ts";
+import { errorSummary, type Exec, type ExecResult, type Termination } from "../exec.ts";
+import { parseJsonOrUndefined } from "../json.ts";
+
+export interface HelmOptions {
+  readonly bin: string;
+  readonly release: string;
+  readonly namespace: string;
+  readonly image: string;
+  readonly imageRepositoryKey: string;
+  readonly imageTagKey: string;
+  readonly timeoutSeconds: number;
+  readonly kubeconfig: string | undefined;
+  readonly context: string | undefined;
+  readonly exec: Exec;
+  readonly log: Logger;
+  /**
+   * After helm failed: the deploy-namespace permissions we lack, if any, asked of the API server
+   * (helm's words are not parsed: Helm 4's watcher reports a forbidden watch only as "status:
+   * Unknown", and a chart's own objects refused by a quota or a policy say "forbidden" too). It
+   * throws when the API server cannot be reached, which is then what failed.
+   */
+  readonly missingPermissions?: () => Promise<string[]>;
+  /**
+   * While helm waits: resolves with the reason the new pods (running `image`) can never become
+   * ready, once that is certain, or undefined when `stop` aborts. Lets a crash-looping commit end
+   * its attempt in seconds instead of HELM_TIMEOUT.
+   */
+  readonly watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined>;
+  /**
+   * After the fence, how long helm may take to stop on SIGTERM before SIGKILL: less than what is
+   * left of the lease, so nothing of this run acts once another run could hold it.
+   */
+  readonly fencedGraceMs: number;
+  /**
+   * What the pods running `image` show while they fail (reasons, Events, last log lines). Read
+   * before helm's rollback deletes them: at the early end, and shortly before HELM_TIMEOUT.
+   */
+  readonly gatherEvidence?: (image: string) => Promise<Evidence | undefined>;
+}
+
+/**
+ * How long before HELM_TIMEOUT the evidence of a release that never becomes ready is read: late
+ * enough that a probe had its chances, early enough that helm has not rolled back yet.
+ */
+export function evidenceDelayMs(timeoutSeconds: number): number {
+  const margin = Math.min(15, Math.max(2, timeoutSeconds * 0.2));
+  return (timeoutSeconds - margin) * 1000;
+}
+
+/** Reading a release is quick; a stalled API server must not hold the pass for HELM_TIMEOUT. */
+const READ_TIMEOUT_MS = 60_000;
+
+const StatusJson = z.object({
+  version: z.number().int(),
+  info: z.object({ status: z.string(), last_deployed: z.string().optional() }),
+});
+
+const KNOWN: readonly ReleaseStatus[] = ["deployed", "failed", "superseded", "uninstalling", "uninstalled", "pending-install", "pending-upgrade", "pending-rollback"];
+
+/** Helm 3 or 4, found by asking the binary. Helm 4 renamed --atomic and made --wait take a strategy. */
+export type HelmMajor = 3 | 4;
+
+export class HelmReleases implements ReleaseManager {
+  readonly #o: HelmOptions;
+  #major: Promise<HelmMajor> | undefined;
+  #version = "";
+
+  constructor(options: HelmOptions) {
+    this.#o = options;
+  }
+
+  major(): Promise<HelmMajor> {
+    this.#major ??= this.#detectMajor();
+    return this.#major;
+  }
+
+  /** For `doctor`: which helm runs, e.g. "Helm 4 (v4.1.4)". */
+  async describe(): Promise<string> {
+    const major = await this.major();
+    return `Helm ${major} (${this.#version}) at ${this.#o.bin}`;
+  }
+
+  async observe(): Promise<ReleaseObservation> {
+    const status = await this.#run(["status", this.#o.release, ...this.#target(), "-o", "json"], READ_TIMEOUT_MS);
+    if (status.exitCode !== 0) {
+      if (await this.#absent()) return { status: "absent" };
+      throw await this.#failure("reading release status", status);
+    }
+    const parsed = StatusJson.safeParse(parseJsonOrUndefined(status.stdout));
+    if (!parsed.success) throw new TransientError(`helm status ${this.#o.release} printed JSON we do not understand`, "check the helm version (3 or 4 are supported)");
+    const raw = parsed.data.info.status as ReleaseStatus;
+    const observation = { status: KNOWN.includes(raw) ? raw : "unknown", revision: parsed.data.version, updatedAt: parsed.data.info.last_deployed } as const;
+    if (observation.status !== "deployed") return observation;
+    const values = await this.#run(["get", "values", this.#o.release, ...this.#target(), "-o", "json"], READ_TIMEOUT_MS);
+    if (values.exitCode !== 0) throw await this.#failure("reading release values", values);
+    const tag = pluck(parseJsonOrUndefined(values.stdout), this.#o.imageTagKey);
+    return { ...observation, imageTag: typeof tag === "string" ? tag : undefined };
+  }
+
+  async repair(release: ReleaseObservation, fence: AbortSignal): Promise<void> {
+    const args = release.status === "pending-install" || release.status === "uninstalling"
+      // Nothing was ever deployed (or it was being removed): remove the stuck release record.
+      ? ["uninstall", this.#o.release, ...this.#target()]
+      // Roll back to the revision before the stuck one; it was the last one deployed.
+      : ["rollback", this.#o.release, ...this.#target(), ...(await this.#waitFlags()), "--timeout", `${this.#o.timeoutSeconds}s`];
+    const result = await this.#run(args, undefined, [{ signal: fence, killAfterMs: this.#o.fencedGraceMs }]);
+    if (fence.aborted) throw fence.reason;
+    if (result.exitCode !== 0) throw await this.#failure(`repairing release stuck in ${release.status}`, result);
+    this.#o.log.info({ status: release.status, command: args[0] }, "Repaired release");
+  }
+
+  async deployArgv(request: DeployRequest): Promise<readonly string[]> {
+    const major = await this.major();
+    const o = this.#o;
+    return [
+      o.bin, "upgrade", "--install", o.release, request.chartDir, ...this.#target(),
+      "--create-namespace",
+      ...(major === 4 ? ["--rollback-on-failure", "--wait=watcher"] : ["--atomic", "--wait"]),
+      "--timeout", `${o.timeoutSeconds}s`,
+      "--history-max", "10",
+      ...request.valuesFiles.flatMap((file) => ["--values", file]),
+      "--set-string", `${o.imageRepositoryKey}=${o.image}`,
+      "--set-string", `${o.imageTagKey}=${request.sha}`,
+      "--output", "json",
+    ];
+  }
+
+  async deploy(request: DeployRequest, fence: AbortSignal): Promise<{ revision: number | undefined }> {
+    await this.#dependencies(request.chartDir);
+    const [, ...args] = await this.deployArgv(request);
+    // SIGTERM makes helm (3.17 and 4.x) cancel its wait and take the failure path, which with
+    // --atomic / --rollback-on-failure rolls back: the release ends at the previous revision.
+    const certain = new AbortController();
+    const stopWatching = new AbortController();
+    const image = `${this.#o.image}:${request.sha}`;
+    let reason: string | undefined;
+    let evidence: Evidence | undefined;
+    let gathering: Promise<void> = Promise.resolve();
+    const gather = () => {
+      gathering = (this.#o.gatherEvidence?.(image) ?? Promise.resolve(undefined)).then((found) => { evidence = found ?? evidence; }, () => undefined);
+      return gathering;
+    };
+    void this.#o.watchRollout?.(image, stopWatching.signal).then(async (found) => {
+      if (found === undefined) return;
+      reason = found;
+      // Before helm is stopped: its rollback deletes the pods and their logs with them.
+      await gather();
+      this.#o.log.warn({ reason }, "Ending the deploy early: the new pods cannot become ready; helm rolls back");
+      certain.abort();
+    });
+    const beforeTimeout = setTimeout(() => void gather(), evidenceDelayMs(this.#o.timeoutSeconds));
+    beforeTimeout.unref();
+    let result: ExecResult;
+    try {
+      // The wait may take HELM_TIMEOUT, and the atomic rollback after a failed wait as long again.
+      result = await this.#run(args, (2 * this.#o.timeoutSeconds + 60) * 1000, [
+        { signal: certain.signal },
+        { signal: fence, killAfterMs: this.#o.fencedGraceMs },
+      ]);
+    } finally {
+      clearTimeout(beforeTimeout);
+      stopWatching.abort();
+    }
+    await gathering;
+    if (fence.aborted) throw fence.reason instanceof LeaseLost ? fence.reason : new LeaseLost("the lease was lost during helm upgrade", "the next tick continues");
+    if (result.exitCode !== 0 && reason !== undefined) {
+      const details = evidence ? evidenceDetails(evidence) : "";
+      throw new AttemptFailure(`helm upgrade of ${this.#o.release} was ended early and rolled back: ${reason}${details ? `; ${details}` : ""}`, { rolledBack: true, evidence });
+    }
+    if (result.exitCode !== 0) {
+      // The cluster being unreachable or a missing permission is not this commit's fault; what
+      // else helm refused (the chart's templates, its objects, their readiness) is.
+      const ours = await this.#ourFault("upgrade", result);
+      if (ours !== undefined) throw ours;
+      throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}${evidence ? `; ${evidence.summary}` : ""}`, { rolledBack: true, evidence });
+    }
+    const parsed = z.object({ version: z.number().int() }).safeParse(parseJsonOrUndefined(result.stdout));
+    return { revision: parsed.success ? parsed.data.version : undefined };
+  }
+
+  /** `helm dependency build` only when the chart declares dependencies. */
+  async #dependencies(chartDir: string): Promise<void> {
+    const chart = parseYaml(await readFile(join(chartDir, "Chart.yaml"), "utf8").catch(() => "")) as { dependencies?: unknown[] } | null;
+    if (!chart?.dependencies?.length) return;
+    const result = await this.#run(["dependency", "build", chartDir]);
+    if (result.exitCode !== 0) throw new AttemptFailure(`helm dependency build failed: ${errorSummary(result.stderr)}`);
+  }
+
+  async #detectMajor(): Promise<HelmMajor> {
+    const result = await this.#run(["version", "--template", "{{.Version}}"]);
+    const match = /^v(\d+)\./.exec(result.stdout.trim());
+    if (result.exitCode !== 0 || !match) {
+      throw new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError ?? errorSummary(result.stderr)}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
+    }
+    const major = Number(match[1]);
+    this.#version = result.stdout.trim();
+    if (major !== 3 && major !== 4) throw new ConfigError(`helm ${result.stdout.trim()} is not supported`, "use Helm 3 or Helm 4");
+    return major;
+  }
+
+  async #waitFlags(): Promise<string[]> {
+    return (await this.major()) === 4 ? ["--wait=watcher"] : ["--wait"];
+  }
+
+  #target(): string[] {
+    const o = this.#o;
+    const single = o.kubeconfig !== undefined && !o.kubeconfig.includes(delimiter);
+    return ["--namespace", o.namespace, ...(single ? ["--kubeconfig", o.kubeconfig ?? ""] : []), ...(o.context ? ["--kube-context", o.context] : [])];
+  }
+
+  #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000, terminate: readonly Termination[] = []): Promise<ExecResult> {
+    this.#o.log.debug({ argv: [this.#o.bin, ...args] }, "Running helm");
+    // --kubeconfig takes one file; a list goes through KUBECONFIG, which helm merges like kubectl.
+    const list = this.#o.kubeconfig?.includes(delimiter) ? { KUBECONFIG: this.#o.kubeconfig } : undefined;
+    return this.#o.exec(this.#o.bin, args, { timeoutMs, terminate, ...(list ? { env: list } : {}) });
+  }
+
+  /** Whether the release exists at all, asked structurally: a filtered list is empty or not. */
+  async #absent(): Promise<boolean> {
+    // Helm 3 lists deployed and failed releases unless told --all; Helm 4 lists every status.
+    const all = (await this.major()) === 3 ? ["--all"] : [];
+    const list = await this.#run(["list", ...this.#target(), ...all, "--filter", `^${this.#o.release}$`, "-o", "json"], READ_TIMEOUT_MS);
+    const parsed = z.array(z.object({ name: z.string() })).safeParse(parseJsonOrUndefined(list.stdout));
+    return list.exitCode === 0 && parsed.success && !parsed.data.some((r) => r.name === this.#o.release);
+  }
+
+  /** A failed read or repair: what is not ours to fix, or else transient. */
+  async #failure(what: string, result: ExecResult): Promise<Error> {
+    return (await this.#ourFault(what, result)) ?? new TransientError(`helm ${what} for ${this.#o.namespace}/${this.#o.release}: ${errorSummary(result.stderr)}`, "the next tick retries");
+  }
+
+  /**
+   * When helm failed for a reason that is not the commit's: helm cannot run, the API server cannot
+   * be reached, or we lack a permission in DEPLOY_NS (each asked, never read from helm's output).
+   */
+  async #ourFault(what: string, result: ExecResult): Promise<RunnerError | undefined> {
+    if (result.startError) return new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
+    const summary = errorSummary(result.stderr, 200);
+    let missing: string[];
+    try {
+      missing = (await this.#o.missingPermissions?.()) ?? [];
+    } catch (error) {
+      const why = error instanceof RunnerError ? error.message : String(error);
+      return new TransientError(`helm ${what} for ${this.#o.namespace}/${this.#o.release} failed (${summary}), and the API server did not answer our check: ${why}`, "check the API server's health; the next tick retries");
+    }
+    if (missing.length === 0) return undefined;
+    return new ConfigError(`helm ${what} for ${this.#o.namespace}/${this.#o.release} failed (${summary}); forbidden: ci-runner cannot ${missing.join("; ")}`, "grant the missing permissions (manifests/base/rbac-deploy.yaml); `ci-runner doctor` checks them all");
+  }
+}
+
+
+/** Reads a dotted values key such as image.tag. */
+export function pluck(values: unknown, key: string): unknown {
+  let node: unknown = values;
+  for (const part of key.split(".")) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}

@@ -1,0 +1,105 @@
+import { AuthenticationV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
+import { checkBuildAdmitted } from "../adapters/build/admission.ts";
+import { KanikoBuilds } from "../adapters/build/kaniko.ts";
+import { checkBuildNamespace } from "../adapters/build/namespace.ts";
+import { TokenSecrets } from "../adapters/build/token-secrets.ts";
+import { GitChartSource } from "../adapters/chart/source.ts";
+import { gatherEvidence } from "../adapters/deploy/evidence.ts";
+import { type HelmOptions, HelmReleases } from "../adapters/deploy/helm.ts";
+import { watchRollout } from "../adapters/deploy/rollout-watch.ts";
+import { createExec } from "../adapters/exec.ts";
+import type { GitHubToken } from "../adapters/github/octokit.ts";
+import { kubeRequestMs } from "../adapters/http/timeouts.ts";
+import { missingPermissions } from "../adapters/kube/access-review.ts";
+import { apiClient, kubeConfig } from "../adapters/kube/client.ts";
+import { ApiServerIdentity, type Identity } from "../adapters/kube/identity.ts";
+import type { KubeTarget } from "../adapters/kube/kubeconfig.ts";
+import { RegistryV2 } from "../adapters/registry/registry.ts";
+import { allReporters } from "../adapters/report/fan-out.ts";
+import { configuredReceivers } from "../adapters/report/receivers.ts";
+import type { Config } from "../config/load.ts";
+import type { Logger, Secrets } from "../log.ts";
+import { describePermission, requiredPermissions } from "../permissions.ts";
+import type { BuildRunner, ChartSource, ImageRegistry, ReleaseManager, Reporter } from "../reconcile/ports.ts";
+import { childEnv, type Env } from "./child-env.ts";
+import type { Preflight } from "./runtime.ts";
+
+export interface ClusterDeps {
+  readonly config: Config;
+  readonly env: Env;
+  readonly log: Logger;
+  readonly secrets: Secrets;
+  readonly github: GitHubToken;
+  readonly target: KubeTarget;
+  /** Who reports, as the lease names the holder: pod and process. */
+  readonly holder: string;
+}
+
+/** The adapters that need the Kubernetes client, made when a tick first has work (factory.ts). */
+export interface Cluster {
+  readonly core: CoreV1Api;
+  readonly builds: BuildRunner;
+  readonly registry: ImageRegistry;
+  readonly charts: ChartSource;
+  readonly releases: ReleaseManager;
+  readonly reporter: Reporter;
+  readonly preflight: Preflight;
+  readonly identity: Identity;
+}
+
+/** Helm for this target, from the settings (the tests' plan builds the same). */
+export function helmReleases(config: Config, deps: Pick<HelmOptions, "exec" | "log"> & Partial<HelmOptions>): HelmReleases {
+  return new HelmReleases({
+    bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
+    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
+    // What is left of the lease when the fence trips is a quarter of it; stop well within that.
+    fencedGraceMs: Math.max(1_000, config.leaseSeconds * 250 - 2_000),
+    kubeconfig: config.kubeconfig, context: config.context,
+    ...deps,
+  });
+}
+
+/** Builds the cluster's adapters for one process. Nothing here talks to the network yet. */
+export function createCluster(deps: ClusterDeps): Cluster {
+  const { config, env, log, secrets, github } = deps;
+  const kc = kubeConfig(deps.target);
+  const deadline = kubeRequestMs(config.leaseSeconds);
+  const core = apiClient(kc, CoreV1Api, deadline);
+  const batch = apiClient(kc, BatchV1Api, deadline);
+  const authorization = apiClient(kc, AuthorizationV1Api, deadline);
+  const exec = createExec(childEnv(env), secrets);
+  // A failed helm is blamed on a missing permission only when helm needs it, not the evidence's.
+  const deployPermissions = requiredPermissions(config).filter((p) => p.namespace !== config.cicdNamespace && !p.bestEffort);
+  const releases = helmReleases(config, {
+    exec, log,
+    missingPermissions: async () => (await missingPermissions(authorization, deployPermissions)).map(describePermission),
+    watchRollout: (image, stop) => watchRollout(core, config.deployNamespace, image, log, stop),
+    // The app's own log lines travel on to the state, GitHub and the webhook: scrubbed like ours.
+    gatherEvidence: async (image) => {
+      const evidence = await gatherEvidence(core, config.deployNamespace, image, log);
+      return evidence && {
+        summary: secrets.scrub(evidence.summary),
+        pods: evidence.pods.map((pod) => ({ ...pod, logTail: pod.logTail.map((line) => secrets.scrub(line)) })),
+      };
+    },
+  });
+  const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log });
+  // With a GitHub App, each build Job gets the installation token in a Secret it owns.
+  const tokenSecrets = config.githubApp === undefined ? undefined : new TokenSecrets({ core, batch, namespace: config.cicdNamespace, release: config.release, auth: github, log });
+  return {
+    core,
+    builds: new KanikoBuilds({ kc, batch, core, log, config, tokenSecrets }),
+    registry,
+    charts: new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, auth: github, exec }),
+    releases,
+    reporter: allReporters(configuredReceivers({ config, core, log, secrets, github, instance: deps.holder }), log),
+    preflight: {
+      helm: () => releases.describe(),
+      registrySecret: () => registry.checkSecret(),
+      buildNamespace: () => checkBuildNamespace(core, config.cicdNamespace, config.stateConfigMap),
+      buildAdmitted: (sha) => checkBuildAdmitted(batch, config, sha),
+      missingPermissions: (permissions) => missingPermissions(authorization, permissions),
+    },
+    identity: new ApiServerIdentity(apiClient(kc, AuthenticationV1Api, deadline), kc),
+  };
+}

@@ -1,0 +1,19 @@
+import type { Identity } from "../adapters/kube/identity.ts";
+import type { Permission } from "../permissions.ts";
+import type { PassContext } from "../reconcile/pass.ts";
+
+/** What `doctor` asks besides the ports. */
+export interface Preflight {
+  helm(): Promise<string>;
+  registrySecret(): Promise<string>;
+  buildNamespace(): Promise<string>;
+  buildAdmitted(sha: string): Promise<string>;
+  missingPermissions(permissions: readonly Permission[]): Promise<Permission[]>;
+}
+
+/** Everything a command works with: the pass's ports and rules, and what doctor and approve ask. */
+export interface Runtime extends PassContext {
+  readonly preflight: Preflight;
+  /** Who runs this command, as the API server sees it (recorded with an approval). */
+  readonly identity: Identity;
+}

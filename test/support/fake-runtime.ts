@@ -1,0 +1,21 @@
+import type { Config } from "../../src/config/load.ts";
+import type { Logger } from "../../src/log.ts";
+import type { Ports } from "../../src/reconcile/ports.ts";
+import { passSettings } from "../../src/wiring/factory.ts";
+import type { Runtime } from "../../src/wiring/runtime.ts";
+
+const unexpected = async (): Promise<never> => {
+  throw new Error("fake runtime: preflight was not expected");
+};
+
+/**
+ * A runtime over fake ports, with the rules read from the settings as the real factory reads them.
+ * Strict: doctor's preflight and the identity refuse every question unless a test gives its answer.
+ */
+export function fakeRuntime(config: Config, ports: Ports, log: Logger, identity: Runtime["identity"] = { whoAmI: unexpected }): Runtime {
+  return {
+    ports, log, holder: "cli-test/1", ...passSettings(config),
+    preflight: { helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, buildAdmitted: unexpected, missingPermissions: unexpected },
+    identity,
+  };
+}
