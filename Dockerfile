@@ -5,10 +5,10 @@
 # (`--build-context helm=docker-image://...` replaces that stage whole).
 
 ARG NODE_VERSION=24.21.0
-ARG HELM_VERSION=4.1.4
+ARG HELM_VERSION=4.2.4
 # sha256 of helm-v${HELM_VERSION}-linux-<arch>.tar.gz from Helm's release page; change them with HELM_VERSION.
-ARG HELM_SHA256_AMD64=70b2c30a19da4db264dfd68c8a3664e05093a361cefd89572ffb36f8abfa3d09
-ARG HELM_SHA256_ARM64=13d03672be289045d2ff00e4e345d61de1c6f21c1257a45955a30e8ae036d8f1
+ARG HELM_SHA256_AMD64=c306b46f719b0a4da32d0f78ee21bf90ce8d602f15b22ab753f0674d1670a7f3
+ARG HELM_SHA256_ARM64=564de2191b881e9f71b5606b25345821ea1682f06ab90499d3ab22b530176da1
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /src

@@ -16,6 +16,11 @@ import { e2eWorld, type World } from "../test/e2e/support/world.ts";
 import { measureRealNode, renderRealNode } from "./real-node.ts";
 
 const quick = process.argv.includes("--quick");
+/**
+ * `--against <checkout>`: one more variant, the bundle of another checkout (another commit, its
+ * `npm ci` done), measured in the same run on the same machine: the baseline a change is held to.
+ */
+const against = process.argv.includes("--against") ? process.argv[process.argv.indexOf("--against") + 1] : undefined;
 const REPS = quick ? 3 : 10;
 const TARGETS = 50;
 const BATCHES = quick ? 1 : 3;
@@ -53,6 +58,7 @@ async function main() {
   const variants = [
     { name: "bundle", argv: [join(REPO_ROOT, "bin", "ci-runner.js")] },
     { name: "snapshot (as the image runs it)", argv: ["--snapshot-blob", buildSnapshot(), "--"] },
+    ...(against ? [{ name: `bundle at ${baselineName(against)}`, argv: [join(against, "bin", "ci-runner.js")] }] : []),
   ];
   const { info, stop } = await bootEnvironment(join(REPO_ROOT, ".testenv", "bench"));
   const world = await e2eWorld(info);
@@ -68,6 +74,15 @@ async function main() {
   table += renderRealNode(await measureRealNode(quick ? 2 : 5));
   console.log(table);
   writeFileSync(join(REPO_ROOT, "bench", "results.md"), table);
+}
+
+/** The baseline checkout's commit, for the table's heading. */
+function baselineName(dir: string): string {
+  try {
+    return execFileSync("git", ["-C", dir, "log", "-1", "--format=%h"], { encoding: "utf8" }).trim();
+  } catch {
+    return dir;
+  }
 }
 
 /**

@@ -11,6 +11,8 @@ export const LABELS = {
   target: "ci-runner.dev/target",
   sha: "ci-runner.dev/sha",
   attempt: "ci-runner.dev/attempt",
+  /** On an image: how it was built (build/job.ts `buildRecipe`). */
+  recipe: "ci-runner.dev/recipe",
 } as const;
 
 export const MANAGER = "ci-runner";

@@ -1,9 +1,14 @@
 import type { Config } from "./config/load.ts";
 
 /**
- * Every permission ci-runner needs, with the step that needs it. `ci-runner doctor` asks the API
- * server about each (SelfSubjectAccessReview); manifests/base grants exactly these, and the
- * real-cluster tests check both agree.
+ * Every permission ci-runner needs, with the step that needs it, split by who needs it:
+ *   - the runner itself (its ServiceAccount in CICD_NS): builds, state, and reading the deploy
+ *     namespace's pods while helm waits; plus impersonating the deploy identity;
+ *   - the deploy identity (DEPLOY_SERVICE_ACCOUNT in DEPLOY_NS), which helm acts as: the chart's
+ *     own rights and Helm's release records, in DEPLOY_NS only. A chart renders and applies with
+ *     these and nothing of the runner's, so a template's `lookup` sees only what the app could.
+ * `ci-runner doctor` asks the API server about each (SelfSubjectAccessReview, the deploy identity's
+ * by impersonation); manifests/base grants exactly these, and the real-cluster tests check both agree.
  */
 export interface Permission {
   readonly verb: string;
@@ -23,12 +28,23 @@ export interface Permission {
   readonly bestEffort?: true;
 }
 
-export function requiredPermissions(config: Pick<Config, "cicdNamespace" | "deployNamespace" | "stateConfigMap" | "registrySecret" | "githubApp"> & { readonly reporting: Pick<Config["reporting"], "kubeEvents"> }): Permission[] {
+type PermissionConfig = Pick<Config, "cicdNamespace" | "deployNamespace" | "deployServiceAccount" | "stateConfigMap" | "registrySecret" | "githubApp"> & {
+  readonly reporting: Pick<Config["reporting"], "kubeEvents">;
+};
+
+const ALL = ["get", "list", "watch", "create", "update", "patch", "delete"];
+
+/** The user helm acts as: the deploy identity's ServiceAccount, as the API server names it. */
+export function deployIdentity(config: Pick<Config, "deployNamespace" | "deployServiceAccount">): string {
+  return `system:serviceaccount:${config.deployNamespace}:${config.deployServiceAccount}`;
+}
+
+/** What the runner's own ServiceAccount needs. */
+export function requiredPermissions(config: PermissionConfig): Permission[] {
   const build = (verb: string, group: string, resource: string, why: string, extra: Partial<Permission> = {}): Permission =>
     ({ verb, group, resource, namespace: config.cicdNamespace, why, grantedBy: "manifests/base/rbac-build.yaml", ...extra });
-  const deploy = (verbs: string[], group: string, resource: string, why: string): Permission[] =>
-    verbs.map((verb) => ({ verb, group, resource, namespace: config.deployNamespace, why, grantedBy: "manifests/base/rbac-deploy.yaml" }));
-  const all = ["get", "list", "watch", "create", "update", "patch", "delete"];
+  const watch = (verb: string, resource: string, why: string, extra: Partial<Permission> = {}): Permission =>
+    ({ verb, group: "", resource, namespace: config.deployNamespace, why, grantedBy: "manifests/base/rbac-deploy.yaml", bestEffort: true, ...extra });
   return [
     ...["get", "list", "watch", "create", "delete"].map((verb) => build(verb, "batch", "jobs", "build Jobs")),
     build("get", "", "pods", "read the build pod's digest"),
@@ -45,23 +61,26 @@ export function requiredPermissions(config: Pick<Config, "cicdNamespace" | "depl
       build("create", "", "secrets", "hand the build pod the App's installation token (GITHUB_APP_ID)"),
       build("patch", "", "secrets", "make the build Job own its token Secret (GITHUB_APP_ID)"),
     ] : []),
-    ...deploy(all, "", "secrets", "Helm's release records"),
-    ...deploy(all, "apps", "deployments", "the chart's Deployments"),
-    ...deploy(all, "", "services", "the chart's Services"),
-    ...deploy(all, "", "configmaps", "the chart's ConfigMaps"),
-    ...deploy(all, "", "serviceaccounts", "the chart's ServiceAccounts"),
-    ...deploy(["get", "list", "watch"], "apps", "replicasets", "helm --wait"),
-    ...deploy(["list"], "", "pods", "end a deploy early when the new pods crash-loop").map(bestEffort),
-    ...deploy(["list"], "", "events", "rollback evidence: the failing pods' Events").map(bestEffort),
-    { ...deploy(["get"], "", "pods", "rollback evidence: the failing pods' last log lines")[0]!, subresource: "log", bestEffort: true },
-    { verb: "create", group: "", resource: "namespaces", why: "helm --create-namespace", grantedBy: "manifests/base/rbac-namespaces.yaml" },
-    { verb: "get", group: "", resource: "namespaces", name: config.deployNamespace, why: "helm --create-namespace", grantedBy: "manifests/base/rbac-namespaces.yaml" },
-    { verb: "patch", group: "", resource: "namespaces", name: config.deployNamespace, why: "helm 4 applies the namespace server-side", grantedBy: "manifests/base/rbac-namespaces.yaml" },
+    // helm acts as the deploy identity; without this every helm command is refused.
+    { verb: "impersonate", group: "", resource: "serviceaccounts", namespace: config.deployNamespace, name: config.deployServiceAccount, why: "run helm as the deploy identity (DEPLOY_SERVICE_ACCOUNT)", grantedBy: "manifests/base/rbac-deploy.yaml" },
+    watch("list", "pods", "end a deploy early when the new pods crash-loop"),
+    watch("list", "events", "rollback evidence: the failing pods' Events"),
+    watch("get", "pods", "rollback evidence: the failing pods' last log lines", { subresource: "log" }),
   ];
 }
 
-function bestEffort(p: Permission): Permission {
-  return { ...p, bestEffort: true };
+/** What the deploy identity needs for helm: its release records and the chart's kinds, in DEPLOY_NS. */
+export function deployPermissions(config: Pick<Config, "deployNamespace">): Permission[] {
+  const deploy = (verbs: string[], group: string, resource: string, why: string): Permission[] =>
+    verbs.map((verb) => ({ verb, group, resource, namespace: config.deployNamespace, why, grantedBy: "manifests/base/rbac-deploy.yaml" }));
+  return [
+    ...deploy(ALL, "", "secrets", "Helm's release records"),
+    ...deploy(ALL, "apps", "deployments", "the chart's Deployments"),
+    ...deploy(ALL, "", "services", "the chart's Services"),
+    ...deploy(ALL, "", "configmaps", "the chart's ConfigMaps"),
+    ...deploy(ALL, "", "serviceaccounts", "the chart's ServiceAccounts"),
+    ...deploy(["get", "list", "watch"], "apps", "replicasets", "helm --wait"),
+  ];
 }
 
 export function describePermission(p: Permission): string {

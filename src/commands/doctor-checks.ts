@@ -42,6 +42,11 @@ export function doctorChecks(config: Config, runtime: Runtime): Check[] {
       },
     },
     {
+      name: "Deploy identity",
+      fix: "apply manifests/base/rbac-deploy.yaml for DEPLOY_NS: the ServiceAccount helm acts as, its Role, and our right to impersonate it",
+      run: async () => ({ ok: true, detail: await preflight.deployIdentity() }),
+    },
+    {
       name: "Build Job admitted",
       fix: "list KANIKO_IMAGE, REGISTRY_SECRET and GIT_TOKEN_SECRET in ConfigMap cicd/ci-runner-build-policy (manifests/base/build-policy.yaml)",
       run: atHead(async (sha) => ({ ok: true, detail: await preflight.buildAdmitted(sha) })),

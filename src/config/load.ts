@@ -13,6 +13,8 @@ export interface Config {
   readonly release: string;
   readonly cicdNamespace: string;
   readonly deployNamespace: string;
+  /** The ServiceAccount in DEPLOY_NS that helm impersonates: the chart acts with its rights only. */
+  readonly deployServiceAccount: string;
   readonly intervalSeconds: number;
   readonly maxRetries: number;
   readonly gitToken: string | undefined;
@@ -37,6 +39,8 @@ export interface Config {
   readonly imageTagKey: string;
   readonly valuesFiles: readonly string[];
   readonly helmTimeoutSeconds: number;
+  /** Helm 4's wait strategy (`--wait=<strategy>`). */
+  readonly helmWait: "watcher" | "legacy";
   readonly buildTimeoutSeconds: number;
   readonly stateConfigMap: string;
   readonly leaseSeconds: number;
@@ -88,6 +92,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   release: z.string().max(53).regex(dnsLabel),
   cicdNamespace: z.string().max(63).regex(dnsLabel),
   deployNamespace: z.string().max(63).regex(dnsLabel),
+  deployServiceAccount: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
   interval: duration.pipe(z.number().min(5)),
   maxRetries: z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(100)),
   gitToken: z.string().min(1).refine((t) => !/\s/.test(t), "must not contain white space"),
@@ -112,6 +117,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   imageTagKey: valuesKey,
   valuesFiles: z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean)).pipe(z.array(relativePath)),
   helmTimeout: duration.pipe(z.number().min(10)),
+  helmWait: z.enum(["watcher", "legacy"]),
   buildTimeout: duration.pipe(z.number().min(30)),
   stateConfigMap: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
   leaseDuration: duration.pipe(z.number().min(6).max(3600)),
@@ -205,6 +211,7 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     release,
     cicdNamespace: get("cicdNamespace"),
     deployNamespace: get("deployNamespace"),
+    deployServiceAccount: get("deployServiceAccount"),
     intervalSeconds: get("interval"),
     maxRetries: get("maxRetries"),
     gitToken: get("gitToken"),
@@ -228,6 +235,7 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     imageTagKey: get("imageTagKey"),
     valuesFiles: get<string[] | undefined>("valuesFiles") ?? [],
     helmTimeoutSeconds: get("helmTimeout"),
+    helmWait: get("helmWait"),
     buildTimeoutSeconds: get("buildTimeout"),
     stateConfigMap: get<string | undefined>("stateConfigMap") ?? `ci-runner-${release}`,
     leaseSeconds: get("leaseDuration"),

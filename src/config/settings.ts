@@ -17,12 +17,12 @@ export interface Setting {
 }
 
 export type SettingKey =
-  | "repo" | "branch" | "image" | "chartPath" | "release" | "cicdNamespace" | "deployNamespace"
+  | "repo" | "branch" | "image" | "chartPath" | "release" | "cicdNamespace" | "deployNamespace" | "deployServiceAccount"
   | "interval" | "maxRetries" | "gitToken" | "gitTokenSecret" | "registrySecret" | "registryInsecure"
   | "githubApiUrl" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext"
   | "buildArgs" | "snapshotMode" | "buildCache" | "pushRetry"
   | "buildCpuRequest" | "buildMemoryRequest" | "buildCpuLimit" | "buildMemoryLimit"
-  | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "buildTimeout"
+  | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "helmWait" | "buildTimeout"
   | "stateConfigMap" | "leaseDuration" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel"
   | "githubAppId" | "githubAppPrivateKey" | "githubDeployments" | "githubEnvironment" | "githubEnvironmentUrl"
   | "kubeEvents" | "webhookUrl" | "webhookFormat" | "pushgatewayUrl"

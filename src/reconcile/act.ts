@@ -98,7 +98,8 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
     // failure, counted like a failed build, never a transient error repeated on every tick.
     const checkout = await ports.charts.checkout(action.sha);
     try {
-      log.info({ sha: action.sha, attempt: action.attempt, imageSha }, "Deploying release");
+      // The image is one we recorded: built by this attempt, or the release's own for a chart-only change.
+      log.info({ sha: action.sha, attempt: action.attempt, imageSha, digest: action.digest }, "Deploying release");
       const valuesFiles = ctx.valuesFiles.map((file) => join(checkout.root, file));
       ({ revision } = await ports.releases.deploy({ sha: imageSha, headSha: action.sha, chartDir: checkout.chartDir, valuesFiles }, leased.fence));
     } finally {

@@ -34,8 +34,8 @@ export function decideGates(obs: Observation, rules: Rules): Action | Through {
 /**
  * The one next step for a head every gate let through. Pure: same observation, same action.
  * Order matters: a release stuck mid-operation blocks everything; a release that already runs the
- * head was deployed by a run killed before it could record it; a known image skips the build; a
- * change to the chart alone reuses the image the release runs.
+ * head was deployed by a run killed before it could record it; an image we recorded skips the
+ * build; a change to the chart alone reuses the image the release runs (its digest recorded too).
  */
 export function decideWork(obs: Observation, rules: Rules, paths: PathVerdict): Action {
   const { head, state, work } = obs;
@@ -68,7 +68,8 @@ export function decideWork(obs: Observation, rules: Rules, paths: PathVerdict): 
   if (state.built?.sha === head) return { kind: "deploy", sha: head, attempt, digest: state.built.digest, lastAttempt };
   if (paths.kind === "reuse-image") return { kind: "deploy", sha: head, attempt, digest: paths.digest, lastAttempt, imageSha: paths.imageSha };
   if (build !== undefined) return buildStep(head, attempt, lastAttempt, build);
-  if (work.registryDigest !== undefined) return { kind: "deploy", sha: head, attempt, digest: work.registryDigest, lastAttempt };
+  // An IMAGE:<sha> in the registry that no record of ours vouches for is never deployed: anyone
+  // with the push credentials (a Dockerfile's RUN step among them) could have pushed it. Build it.
   return { kind: "start-build", sha: head, attempt };
 }
 

@@ -1,11 +1,13 @@
 import { AuthenticationV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { checkBuildAdmitted } from "../adapters/build/admission.ts";
+import { buildRecipe } from "../adapters/build/job.ts";
 import { KanikoBuilds } from "../adapters/build/kaniko.ts";
 import { checkBuildNamespace } from "../adapters/build/namespace.ts";
 import { TokenSecrets } from "../adapters/build/token-secrets.ts";
 import { GitChartSource } from "../adapters/chart/source.ts";
 import { gatherEvidence } from "../adapters/deploy/evidence.ts";
 import { type HelmOptions, HelmReleases } from "../adapters/deploy/helm.ts";
+import { deployNamespaceProblem } from "../adapters/deploy/namespace.ts";
 import { watchRollout } from "../adapters/deploy/rollout-watch.ts";
 import { createExec } from "../adapters/exec.ts";
 import type { GitHubToken } from "../adapters/github/octokit.ts";
@@ -19,7 +21,8 @@ import { allReporters } from "../adapters/report/fan-out.ts";
 import { configuredReceivers } from "../adapters/report/receivers.ts";
 import type { Config } from "../config/load.ts";
 import type { Logger, Secrets } from "../log.ts";
-import { describePermission, requiredPermissions } from "../permissions.ts";
+import { ConfigError } from "../errors.ts";
+import { deployIdentity, deployPermissions, describePermission, requiredPermissions } from "../permissions.ts";
 import type { BuildRunner, ChartSource, ImageRegistry, ReleaseManager, Reporter } from "../reconcile/ports.ts";
 import { childEnv, type Env } from "./child-env.ts";
 import type { Preflight } from "./runtime.ts";
@@ -51,10 +54,10 @@ export interface Cluster {
 export function helmReleases(config: Config, deps: Pick<HelmOptions, "exec" | "log"> & Partial<HelmOptions>): HelmReleases {
   return new HelmReleases({
     bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
-    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds,
+    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds, wait: config.helmWait,
     // What is left of the lease when the fence trips is a quarter of it; stop well within that.
     fencedGraceMs: Math.max(1_000, config.leaseSeconds * 250 - 2_000),
-    kubeconfig: config.kubeconfig, context: config.context,
+    kubeconfig: config.kubeconfig, context: config.context, actAs: deployIdentity(config),
     ...deps,
   });
 }
@@ -67,12 +70,13 @@ export function createCluster(deps: ClusterDeps): Cluster {
   const core = apiClient(kc, CoreV1Api, deadline);
   const batch = apiClient(kc, BatchV1Api, deadline);
   const authorization = apiClient(kc, AuthorizationV1Api, deadline);
+  // The deploy identity's view: what helm may do, asked on its behalf.
+  const actAs = deployIdentity(config);
+  const asDeploy = { authorization: apiClient(kc, AuthorizationV1Api, deadline, actAs), core: apiClient(kc, CoreV1Api, deadline, actAs) };
   const exec = createExec(childEnv(env), secrets);
-  // A failed helm is blamed on a missing permission only when helm needs it, not the evidence's.
-  const deployPermissions = requiredPermissions(config).filter((p) => p.namespace !== config.cicdNamespace && !p.bestEffort);
+  const clusterProblems = async () => deployProblems(config, authorization, asDeploy);
   const releases = helmReleases(config, {
-    exec, log,
-    missingPermissions: async () => (await missingPermissions(authorization, deployPermissions)).map(describePermission),
+    exec, log, clusterProblems,
     watchRollout: (image, stop) => watchRollout(core, config.deployNamespace, image, log, stop),
     // The app's own log lines travel on to the state, GitHub and the webhook: scrubbed like ours.
     gatherEvidence: async (image) => {
@@ -83,7 +87,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
       };
     },
   });
-  const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log });
+  const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log, recipe: buildRecipe(config) });
   // With a GitHub App, each build Job gets the installation token in a Secret it owns.
   const tokenSecrets = config.githubApp === undefined ? undefined : new TokenSecrets({ core, batch, namespace: config.cicdNamespace, release: config.release, auth: github, log });
   return {
@@ -94,6 +98,11 @@ export function createCluster(deps: ClusterDeps): Cluster {
     releases,
     reporter: allReporters(configuredReceivers({ config, core, log, secrets, github, instance: deps.holder }), log),
     preflight: {
+      deployIdentity: async () => {
+        const problems = await clusterProblems();
+        if (problems.length > 0) throw new ConfigError(problems.join("; "), "apply manifests/base/rbac-deploy.yaml for this DEPLOY_NS (or create the namespace), then run doctor again");
+        return `helm acts as ${actAs}, which may do all ${deployPermissions(config).length} things the deploy needs in ${config.deployNamespace}`;
+      },
       helm: () => releases.describe(),
       registrySecret: () => registry.checkSecret(),
       buildNamespace: () => checkBuildNamespace(core, config.cicdNamespace, config.stateConfigMap),
@@ -102,4 +111,18 @@ export function createCluster(deps: ClusterDeps): Cluster {
     },
     identity: new ApiServerIdentity(apiClient(kc, AuthenticationV1Api, deadline), kc),
   };
+}
+
+/**
+ * What keeps helm from deploying that is not the commit's fault, in the order a person fixes it:
+ * we may not act as the deploy identity, DEPLOY_NS is missing, the identity lacks a right helm needs.
+ */
+async function deployProblems(config: Config, runner: AuthorizationV1Api, asDeploy: { authorization: AuthorizationV1Api; core: CoreV1Api }): Promise<string[]> {
+  const impersonate = requiredPermissions(config).filter((p) => p.verb === "impersonate");
+  const cannot = await missingPermissions(runner, impersonate);
+  if (cannot.length > 0) return cannot.map((p) => `ci-runner cannot ${describePermission(p)}`);
+  const namespace = await deployNamespaceProblem(asDeploy.core, config.deployNamespace);
+  if (namespace !== undefined) return [namespace];
+  const missing = await missingPermissions(asDeploy.authorization, deployPermissions(config));
+  return missing.map((p) => `${deployIdentity(config)} cannot ${describePermission(p)}`);
 }

@@ -4,6 +4,8 @@ import type { PassContext } from "../reconcile/pass.ts";
 
 /** What `doctor` asks besides the ports. */
 export interface Preflight {
+  /** helm's identity in DEPLOY_NS: we may act as it, the namespace exists, it holds what helm needs. */
+  deployIdentity(): Promise<string>;
   helm(): Promise<string>;
   registrySecret(): Promise<string>;
   buildNamespace(): Promise<string>;

@@ -205,7 +205,7 @@ describe("ci-runner CLI", () => {
     expect(plan.images).toEqual([`registry.local:5000/acme/shop:${A}`, "registry.local:5000/acme/shop:main-latest"]);
     expect(plan.buildJob.metadata.name).toBe("build-shop-aaaaaaaaaaaa-1");
     expect(plan.helm).toEqual([
-      "helm", "upgrade", "--install", "shop", "<checkout of chart at aaaaaaaaaaaa>", "--namespace", "default", "--create-namespace",
+      "helm", "upgrade", "--install", "shop", "<checkout of chart at aaaaaaaaaaaa>", "--namespace", "default", "--kube-as-user", "system:serviceaccount:default:ci-runner-deploy",
       "--atomic", "--wait", "--timeout", "300s", "--history-max", "10", "--values", "<checkout>/env/dev.yaml",
       "--set-string", "image.repository=registry.local:5000/acme/shop", "--set-string", `image.tag=${A}`, "--output", "json",
     ]);
@@ -213,7 +213,7 @@ describe("ci-runner CLI", () => {
   });
 
   it("plan -o json prints the same plan as JSON, with Helm 4's flags from the real builder", async () => {
-    const helm = helmVersionOnly("v4.1.4");
+    const helm = helmVersionOnly("v4.2.4");
     const { code, out } = await cli(["plan", "-o", "json"], { helmExec: helm.exec });
     expect(code).toBe(0);
     helm.verify();

@@ -54,12 +54,12 @@ describe("a whole pass on fakes", () => {
     expect(world.helmDeploys).toEqual([A, B]);
   });
 
-  it("skips the build when the registry already has IMAGE:<sha>", async () => {
+  it("an IMAGE:<sha> found in the registry but never recorded (pushed by anyone with the push credentials) is built again, and the digest deployed is the build's", async () => {
     const world = new FakeWorld();
     world.registry.set(A, `sha256:${"f".repeat(64)}`);
     expect(await runPass(passContext(world.ports()))).toEqual({ kind: "deployed", sha: A, revision: 1 });
-    expect(world.jobsCreated).toEqual([]);
-    expect(world.state.deployed?.digest).toBe(`sha256:${"f".repeat(64)}`);
+    expect(world.jobsCreated).toEqual(["build-shop-aaaaaaaaaaaa-1"]);
+    expect(world.state.deployed?.digest).toBe(`sha256:${"a".repeat(64)}`);
   });
 
   it("retries a failing build on later ticks, sets it aside after MAX_RETRIES, then builds a newer commit", async () => {
@@ -155,7 +155,7 @@ describe("killed after step N, run again", () => {
 
   const scenarios: [string, (w: FakeWorld) => void][] = [
     ["build and deploy", () => {}],
-    ["image already in the registry", (w) => w.registry.set(A, `sha256:${"a".repeat(64)}`)],
+    ["an unrecorded image already in the registry", (w) => w.registry.set(A, `sha256:${"a".repeat(64)}`)],
     ["pending release to repair", (w) => { w.release = { status: "pending-upgrade", revision: 1 }; }],
   ];
 

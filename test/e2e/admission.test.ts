@@ -85,8 +85,8 @@ const REFUSALS: { what: string; job: V1Job; why: string }[] = [
     job: forged("forged-capabilities", (_, c) => { c.securityContext = { ...c.securityContext, capabilities: { add: ["SYS_ADMIN"] } }; }) },
   { what: "mounts a ServiceAccount token", why: "a build pod gets no ServiceAccount token: set automountServiceAccountToken: false",
     job: forged("forged-token", (pod) => { pod.automountServiceAccountToken = true; }) },
-  { what: "runs as the runner's ServiceAccount", why: "a build pod runs as the ServiceAccount default; this one names deployer",
-    job: forged("forged-service-account", (pod) => { pod.serviceAccountName = "deployer"; }) },
+  { what: "runs as the runner's ServiceAccount", why: "a build pod runs as the ServiceAccount default; this one names ci-runner-app",
+    job: forged("forged-service-account", (pod) => { pod.serviceAccountName = "ci-runner-app"; }) },
 ];
 
 // A skipped run says why: the host tools are missing on this machine (never with CI=true).
@@ -96,7 +96,7 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
   beforeAll(async () => {
     if (!("info" in e2e)) return;
     world = await e2eWorld(e2e.info);
-    const kubeconfig = await world.serviceAccountKubeconfig("cicd", "deployer");
+    const kubeconfig = await world.serviceAccountKubeconfig("cicd", "ci-runner-app");
     const { clusters, users } = parse(readFileSync(kubeconfig, "utf8")) as { clusters: { cluster: { server: string } }[]; users: { user: { token: string } }[] };
     runner = { server: clusters[0]?.cluster.server ?? "", token: users[0]?.user.token ?? "", kubeconfig };
   });
@@ -173,7 +173,7 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
       c.envFrom = [{ secretRef: { name: LOOT } }];
       c.securityContext = { ...c.securityContext, capabilities: { add: ["SYS_ADMIN"] } };
       pod.automountServiceAccountToken = true;
-      pod.serviceAccountName = "deployer";
+      pod.serviceAccountName = "ci-runner-app";
       pod.hostNetwork = true;
     });
     const created = await create(job, "admin");
@@ -207,7 +207,7 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
     });
 
     it("a ServiceAccount token Secret is refused: the token controller would fill it in", async () => {
-      const body = { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: "build-forged-ffffffffffff-1-git-token", labels: { "app.kubernetes.io/managed-by": "ci-runner" }, annotations: { "kubernetes.io/service-account.name": "deployer" } } };
+      const body = { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: "build-forged-ffffffffffff-1-git-token", labels: { "app.kubernetes.io/managed-by": "ci-runner" }, annotations: { "kubernetes.io/service-account.name": "ci-runner-app" } } };
       const response = await asRunner(SECRETS, { method: "POST", body: JSON.stringify(body) });
       expect(refusal(response)).toMatchObject({ http: 403, message: `secrets "build-forged-ffffffffffff-1-git-token" is forbidden: ${SECRETS_DENIED}: Secret build-forged-ffffffffffff-1-git-token refused: a build token Secret is Opaque and labelled app.kubernetes.io/managed-by: ci-runner; this one is kubernetes.io/service-account-token` });
     });

@@ -13,7 +13,7 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
   beforeAll(async () => {
     if (!("info" in e2e)) return;
     world = await e2eWorld(e2e.info);
-    sa = await world.serviceAccountKubeconfig("cicd", "deployer");
+    sa = await world.serviceAccountKubeconfig("cicd", "ci-runner-app");
     const app = world.app("app");
     app.commit();
     env = (extra = {}) => app.env("helm4", { KUBECONFIG: sa, DEPLOY_NS: "app", RELEASE: "app", ...extra });
@@ -37,7 +37,7 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
     const { run, failed, text } = await doctor();
     expect(failed, text).toEqual([]);
     expect(run.code).toBe(0);
-    for (const name of ["GitHub branch", "Build namespace", "Build Job admitted", "Registry secret", "Permissions", "Helm", "Chart at the head commit", "State ConfigMap"]) expect(text).toMatch(new RegExp(`^ok {4}${name}: `, "m"));
+    for (const name of ["GitHub branch", "Build namespace", "Build Job admitted", "Registry secret", "Permissions", "Deploy identity", "Helm", "Chart at the head commit", "State ConfigMap"]) expect(text).toMatch(new RegExp(`^ok {4}${name}: `, "m"));
     expect(text).toMatch(/^ok {4}Helm: Helm 4 \(v4\.1\.4\)/m);
   });
 

@@ -22,7 +22,7 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
   beforeAll(async () => {
     if (!("info" in e2e)) return;
     world = await e2eWorld(e2e.info);
-    saKubeconfig = await world.serviceAccountKubeconfig("cicd", "deployer");
+    saKubeconfig = await world.serviceAccountKubeconfig("cicd", "ci-runner-app");
   });
   afterAll(async () => world?.close());
 
@@ -44,7 +44,7 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
   it("Pod Security admission: the runner's pod meets restricted, the Kaniko pod baseline (and not restricted)", () => {
     kubectl("create", "namespace", "psa-restricted");
     kubectl("label", "namespace", "psa-restricted", "pod-security.kubernetes.io/enforce=restricted");
-    kubectl("-n", "psa-restricted", "create", "serviceaccount", "deployer");
+    kubectl("-n", "psa-restricted", "create", "serviceaccount", "ci-runner-app");
     const cronjob = parseAllDocuments(kubectl("kustomize", join(REPO_ROOT, "manifests"))).map((d) => d.toJSON()).find((o) => o.kind === "CronJob");
     const runnerPod = { apiVersion: "v1", kind: "Pod", metadata: { name: "runner", namespace: "psa-restricted" }, spec: cronjob.spec.jobTemplate.spec.template.spec };
     expect(kubectlWith(runnerPod, "create", "--dry-run=server", "-o", "name")).toBe("pod/runner\n");
@@ -57,7 +57,7 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
   });
 
   describe("each rule is necessary: without it, a step fails naming the permission", () => {
-    const roles = ["cicd/ci-runner-build", "app/ci-runner-deploy", "/ci-runner-namespaces"];
+    const roles = ["cicd/ci-runner-build", "app/ci-runner-deploy", "app/ci-runner-app"];
     const cases: { role: string; index: number; rule: Rule }[] = [];
     beforeAll(async () => {
       for (const ref of roles) {
@@ -73,8 +73,8 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
         const original = await readRole(c.role);
         await writeRole(c.role, { ...original, rules: original.rules.filter((_, i) => i !== c.index) });
         try {
-          // Helm 3 and 4 need different things (Helm 3 creates the namespace, Helm 4 applies it
-          // server-side): a rule is necessary when either fails without it, naming it.
+          // Helm 3 and 4 need different things (Helm 3's wait reads ReplicaSets, Helm 4's watcher
+          // watches what it deploys): a rule is necessary when either fails without it, naming it.
           const outcomes = [];
           let named = false;
           for (const helm of ["helm4", "helm3"] as const) {
@@ -115,8 +115,10 @@ describe.skipIf(skip !== undefined)("what a platform engineer installs, on the r
       GITHUB_APP_ID: String(world.git.app.id), GITHUB_APP_PRIVATE_KEY: world.git.app.privateKey,
     }));
     const problems = run.logs.filter((l) => l.level === "error" || l.level === "warn").map((l) => `${String(l.msg)} ${String(l.error ?? "")}`);
-    const named = problems.find((m) => /forbidden/.test(m) && removed.resources.some((r) => m.includes(`"${r.split("/")[0]}"`) || m.includes(r)));
-    if (named) return { named: true, text: `${run.code === 0 ? "warned" : `exit ${run.code}`}: ${named.slice(named.search(/forbidden/i), named.search(/forbidden/i) + 160)}` };
+    // Named: the runner's refusal (forbidden), or the deploy identity's missing right asked of the API server (cannot).
+    const named = problems.find((m) => /forbidden|cannot/.test(m) && removed.resources.some((r) => m.includes(`"${r.split("/")[0]}"`) || m.includes(r)));
+    const at = named === undefined ? 0 : Math.max(0, named.search(/ cannot |forbidden/i));
+    if (named) return { named: true, text: `${run.code === 0 ? "warned" : `exit ${run.code}`}: ${named.slice(at, at + 160)}` };
     return { named: false, text: run.code === 0 ? "NOT NEEDED" : `failed without naming it: ${problems.join(" | ").slice(0, 300)}` };
   }
 

@@ -131,14 +131,18 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real clus
     expect((await annotations(app.name))["ci-runner.dev/deployed-sha"]).toBe(sha);
   });
 
-  it("8. the image for the SHA is already in the registry: no Job, straight to deploy", async () => {
+  it("8. IMAGE:<sha> in the registry built by another configuration: refused (exit 2) naming both, nothing built or deployed; once the release has its own IMAGE it builds", async () => {
     const app = world.app(`prebuilt-${helm}`);
     const sha = app.commit();
-    const digest = await pushImage(world.info.registry, `acme/${app.name}`, sha);
-    const run = await world.run(["sync", "--once"], app.env(helm));
-    expect(run.code, run.stderr).toBe(0);
+    await pushImage(world.info.registry, `acme/${app.name}`, sha, { "ci-runner.dev/recipe": "https://git.example/acme/other dockerfile=Dockerfile context=. args=REVISION={sha}" });
+    const refused = await world.run(["sync", "--once"], app.env(helm));
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.logs.find((l) => l.level === "error")?.msg).toMatch(/was built by another build configuration \(https:\/\/git\.example\/acme\/other dockerfile=Dockerfile .*\), not this release's \(.*dockerfile=Dockerfile context=\. args=REVISION=\{sha\}\)$/);
     expect(jobsCreated(app.name)).toHaveLength(0);
-    expect(await annotations(app.name)).toMatchObject({ "ci-runner.dev/deployed-sha": sha, "ci-runner.dev/deployed-digest": digest });
+    expect(() => releaseOf(app.name), "no release was installed").toThrow();
+    const own = await world.run(["sync", "--once"], app.env(helm, { IMAGE: `${world.info.registry.host}/acme/${app.name}-own` }));
+    expect(own.code, own.stderr).toBe(0);
+    expect(jobsCreated(app.name)).toHaveLength(1);
   });
 
   it("10. a release left in pending-upgrade by a killed helm is repaired, then deployed", async () => {
@@ -197,7 +201,7 @@ describe.skipIf(skip !== undefined).each(["helm3", "helm4"] as const)("real clus
   it("9. the whole happy path as the ServiceAccount from manifests/ (TokenRequest), not as admin", async () => {
     const app = world.app("app");
     const sha = app.commit();
-    const kubeconfig = await world.serviceAccountKubeconfig("cicd", "deployer");
+    const kubeconfig = await world.serviceAccountKubeconfig("cicd", "ci-runner-app");
     const env = app.env(helm, { KUBECONFIG: kubeconfig, DEPLOY_NS: "app", RELEASE: "app" });
     const from = world.proxy.requests.length;
     const run = await world.run(["sync", "--once"], env);

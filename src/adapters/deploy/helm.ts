@@ -18,17 +18,25 @@ export interface HelmOptions {
   readonly imageRepositoryKey: string;
   readonly imageTagKey: string;
   readonly timeoutSeconds: number;
+  /** Helm 4's wait strategy; Helm 3 has one of its own. */
+  readonly wait: "watcher" | "legacy";
+  /**
+   * The user every helm command acts as (`--kube-as-user`): the deploy identity, never us. The
+   * chart renders and applies with that identity's rights in DEPLOY_NS and nothing of ours.
+   */
+  readonly actAs: string;
   readonly kubeconfig: string | undefined;
   readonly context: string | undefined;
   readonly exec: Exec;
   readonly log: Logger;
   /**
-   * After helm failed: the deploy-namespace permissions we lack, if any, asked of the API server
-   * (helm's words are not parsed: Helm 4's watcher reports a forbidden watch only as "status:
-   * Unknown", and a chart's own objects refused by a quota or a policy say "forbidden" too). It
-   * throws when the API server cannot be reached, which is then what failed.
+   * After helm failed: what is wrong with the installation rather than the commit (a permission
+   * the deploy identity or we lack, a missing DEPLOY_NS), asked of the API server. helm's words
+   * are not parsed: Helm 4's watcher reports a forbidden watch only as "status: Unknown", and a
+   * chart's own objects refused by a quota or a policy say "forbidden" too. It throws when the API
+   * server cannot be reached, which is then what failed.
    */
-  readonly missingPermissions?: () => Promise<string[]>;
+  readonly clusterProblems?: () => Promise<string[]>;
   /**
    * While helm waits: resolves with the reason the new pods (running `image`) can never become
    * ready, once that is certain, or undefined when `stop` aborts. Lets a crash-looping commit end
@@ -83,7 +91,7 @@ export class HelmReleases implements ReleaseManager {
     return this.#major;
   }
 
-  /** For `doctor`: which helm runs, e.g. "Helm 4 (v4.1.4)". */
+  /** For `doctor`: which helm runs, e.g. "Helm 4 (v4.2.4)". */
   async describe(): Promise<string> {
     const major = await this.major();
     return `Helm ${major} (${this.#version}) at ${this.#o.bin}`;
@@ -123,8 +131,7 @@ export class HelmReleases implements ReleaseManager {
     const o = this.#o;
     return [
       o.bin, "upgrade", "--install", o.release, request.chartDir, ...this.#target(),
-      "--create-namespace",
-      ...(major === 4 ? ["--rollback-on-failure", "--wait=watcher"] : ["--atomic", "--wait"]),
+      ...(major === 4 ? ["--rollback-on-failure", `--wait=${o.wait}`] : ["--atomic", "--wait"]),
       "--timeout", `${o.timeoutSeconds}s`,
       "--history-max", "10",
       ...request.valuesFiles.flatMap((file) => ["--values", file]),
@@ -160,6 +167,7 @@ export class HelmReleases implements ReleaseManager {
     const beforeTimeout = setTimeout(() => void gather(), evidenceDelayMs(this.#o.timeoutSeconds));
     beforeTimeout.unref();
     let result: ExecResult;
+    const started = Date.now();
     try {
       // The wait may take HELM_TIMEOUT, and the atomic rollback after a failed wait as long again.
       result = await this.#run(args, (2 * this.#o.timeoutSeconds + 60) * 1000, [
@@ -181,10 +189,21 @@ export class HelmReleases implements ReleaseManager {
       // else helm refused (the chart's templates, its objects, their readiness) is.
       const ours = await this.#ourFault("upgrade", result);
       if (ours !== undefined) throw ours;
-      throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}${evidence ? `; ${evidence.summary}` : ""}`, { rolledBack: true, evidence });
+      const waited = await this.#waitedOutWatcher(started);
+      throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}${evidence ? `; ${evidence.summary}` : ""}${waited}`, { rolledBack: true, evidence });
     }
     const parsed = z.object({ version: z.number().int() }).safeParse(parseJsonOrUndefined(result.stdout));
     return { revision: parsed.success ? parsed.data.version : undefined };
+  }
+
+  /**
+   * Helm 4's watcher waits until every resource reports ready; a custom resource whose status
+   * kstatus cannot read never does (helm#32615). A deploy that waited its whole HELM_TIMEOUT with
+   * pods that never failed says what to try; told by the time it took, not by helm's words.
+   */
+  async #waitedOutWatcher(started: number): Promise<string> {
+    if (this.#o.wait !== "watcher" || (await this.major()) !== 4 || Date.now() - started < this.#o.timeoutSeconds * 1000) return "";
+    return "; it waited all of HELM_TIMEOUT: if the chart has custom resources whose status Helm's watcher cannot read, set HELM_WAIT=legacy";
   }
 
   /** `helm dependency build` only when the chart declares dependencies. */
@@ -208,13 +227,13 @@ export class HelmReleases implements ReleaseManager {
   }
 
   async #waitFlags(): Promise<string[]> {
-    return (await this.major()) === 4 ? ["--wait=watcher"] : ["--wait"];
+    return (await this.major()) === 4 ? [`--wait=${this.#o.wait}`] : ["--wait"];
   }
 
   #target(): string[] {
     const o = this.#o;
     const single = o.kubeconfig !== undefined && !o.kubeconfig.includes(delimiter);
-    return ["--namespace", o.namespace, ...(single ? ["--kubeconfig", o.kubeconfig ?? ""] : []), ...(o.context ? ["--kube-context", o.context] : [])];
+    return ["--namespace", o.namespace, ...(single ? ["--kubeconfig", o.kubeconfig ?? ""] : []), ...(o.context ? ["--kube-context", o.context] : []), "--kube-as-user", o.actAs];
   }
 
   #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000, terminate: readonly Termination[] = []): Promise<ExecResult> {
@@ -240,20 +259,21 @@ export class HelmReleases implements ReleaseManager {
 
   /**
    * When helm failed for a reason that is not the commit's: helm cannot run, the API server cannot
-   * be reached, or we lack a permission in DEPLOY_NS (each asked, never read from helm's output).
+   * be reached, or the installation is wrong (each asked, never read from helm's output).
    */
   async #ourFault(what: string, result: ExecResult): Promise<RunnerError | undefined> {
     if (result.startError) return new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
     const summary = errorSummary(result.stderr, 200);
-    let missing: string[];
+    let problems: string[];
     try {
-      missing = (await this.#o.missingPermissions?.()) ?? [];
+      problems = (await this.#o.clusterProblems?.()) ?? [];
     } catch (error) {
+      if (error instanceof ConfigError) return error;
       const why = error instanceof RunnerError ? error.message : String(error);
       return new TransientError(`helm ${what} for ${this.#o.namespace}/${this.#o.release} failed (${summary}), and the API server did not answer our check: ${why}`, "check the API server's health; the next tick retries");
     }
-    if (missing.length === 0) return undefined;
-    return new ConfigError(`helm ${what} for ${this.#o.namespace}/${this.#o.release} failed (${summary}); forbidden: ci-runner cannot ${missing.join("; ")}`, "grant the missing permissions (manifests/base/rbac-deploy.yaml); `ci-runner doctor` checks them all");
+    if (problems.length === 0) return undefined;
+    return new ConfigError(`helm ${what} for ${this.#o.namespace}/${this.#o.release} failed (${summary}): ${problems.join("; ")}`, "fix the installation (manifests/base/rbac-deploy.yaml grants the deploy rights); `ci-runner doctor` checks it all");
   }
 }
 

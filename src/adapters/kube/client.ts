@@ -6,14 +6,17 @@ import { type KubeTarget, mergedKubeconfig } from "./kubeconfig.ts";
 /**
  * API clients whose every request has a deadline. A stalled API server (connection accepted,
  * nothing sent) would otherwise hold a call forever, and with it the run and its lease.
+ * `impersonate` makes every request as that user (the deploy identity, for the questions doctor
+ * and a failed helm ask on its behalf); the API server checks that we may.
  */
-export function apiClient<T>(kc: KubeConfig, Api: new (configuration: Configuration) => T, deadlineMs: number): T {
+export function apiClient<T>(kc: KubeConfig, Api: new (configuration: Configuration) => T, deadlineMs: number, impersonate?: string): T {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new Error("apiClient: kubeconfig has no current cluster");
   const deadline = {
     pre: async (request: RequestContext) => {
       request.setSignal(AbortSignal.timeout(deadlineMs));
       request.setHeaderParam("User-Agent", "ci-runner");
+      if (impersonate !== undefined) request.setHeaderParam("Impersonate-User", impersonate);
       return request;
     },
     post: async (response: ResponseContext) => response,

@@ -5,6 +5,7 @@ import type { Logger, Secrets } from "../../log.ts";
 import type { ImageRegistry } from "../../reconcile/ports.ts";
 import { TIMEOUTS } from "../http/timeouts.ts";
 import { httpTransport, networkFailure, type Transport, type TransportResponse } from "../http/transport.ts";
+import { LABELS } from "../../names.ts";
 import { isStatus, kubeError } from "../kube/errors.ts";
 import { parseJsonOrUndefined } from "../json.ts";
 import { mayCarryCredentials, registrySchemes } from "./hosts.ts";
@@ -15,6 +16,9 @@ const MANIFEST_TYPES = [
   "application/vnd.docker.distribution.manifest.list.v2+json",
   "application/vnd.docker.distribution.manifest.v2+json",
 ].join(", ");
+
+const ImageManifest = z.object({ config: z.object({ digest: z.string().regex(/^sha256:[0-9a-f]{64}$/) }).optional() });
+const ImageConfig = z.object({ config: z.object({ Labels: z.record(z.string(), z.string()).nullable().optional() }).optional() });
 
 const DockerConfig = z.object({
   auths: z.record(z.string(), z.object({ auth: z.string().optional(), username: z.string().optional(), password: z.string().optional() })),
@@ -44,6 +48,12 @@ export interface RegistryOptions {
   readonly log: Logger;
   /** Carries the registry requests; ci-runner's HTTP client by default. */
   readonly transport?: Transport;
+  /**
+   * How this target builds IMAGE (build/job.ts `buildRecipe`), which its builds carry as the label
+   * LABELS.recipe. An IMAGE:<sha> labelled with another recipe is another release's image: never
+   * overwritten, never deployed here.
+   */
+  readonly recipe?: string;
 }
 
 interface Credentials {
@@ -89,10 +99,11 @@ export class RegistryV2 implements ImageRegistry {
       // itself). A 401 to a Bearer token says nothing about them: registries answer so for a
       // repository that does not exist yet, or for a token of too little scope.
       let refusedBasic = false;
+      let authorization = credentials ? basic(credentials) : undefined;
       try {
         if (response.status === 401) {
           const challenge = response.headers.get("www-authenticate") ?? "";
-          const authorization = await this.#authorize(challenge, credentials, registry);
+          authorization = await this.#authorize(challenge, credentials, registry);
           if (authorization) response = await this.#head(url, authorization);
           refusedBasic = /^basic/i.test(challenge) && authorization !== undefined && response.status === 401;
         }
@@ -101,7 +112,11 @@ export class RegistryV2 implements ImageRegistry {
         this.#o.log.warn({ registry: host, image: this.#o.image, error: networkFailure(error), remedy: REACH_HINT }, "Registry token endpoint unreachable; building the image");
         return undefined;
       }
-      if (response.status === 200) return response.headers.get("docker-content-digest") ?? undefined;
+      if (response.status === 200) {
+        const digest = response.headers.get("docker-content-digest") ?? undefined;
+        await this.#assertOurRecipe(`${scheme}://${host}`, tag, digest, authorization);
+        return digest;
+      }
       if (refusedBasic) {
         // The registry itself refused our credentials: the push would be refused the same way, on
         // every tick and for every commit. Say so now instead of counting a build failure.
@@ -112,6 +127,39 @@ export class RegistryV2 implements ImageRegistry {
     }
     this.#o.log.warn({ registry: host, image: this.#o.image, tried: errors, remedy: REACH_HINT }, "Registry unreachable; building the image");
     return undefined;
+  }
+
+  /**
+   * IMAGE:<tag> exists: refuse it when its recipe label names another build configuration (the
+   * label is read from the image's config; an image without the label, pushed by hand or by an
+   * older ci-runner, is no conflict). A read that fails is left alone: the check guards against a
+   * misconfiguration, and the build that follows pushes the same tag under our own recipe.
+   */
+  async #assertOurRecipe(base: string, tag: string, digest: string | undefined, authorization: string | undefined): Promise<void> {
+    if (this.#o.recipe === undefined) return;
+    const labels = await this.#labels(base, tag, authorization).catch((error: unknown) => {
+      this.#o.log.debug({ image: this.#o.image, error: networkFailure(error) }, "Could not read the labels of the image in the registry");
+      return undefined;
+    });
+    const theirs = labels?.[LABELS.recipe];
+    if (theirs === undefined || theirs === this.#o.recipe) return;
+    throw new ConfigError(
+      `${this.#o.image}:${tag}${digest ? ` (${digest})` : ""} was built by another build configuration (${theirs}), not this release's (${this.#o.recipe})`,
+      "give each build configuration (DOCKERFILE, BUILD_CONTEXT, BUILD_ARGS, repository) its own IMAGE; two releases may share an IMAGE only when they build it the same way",
+    );
+  }
+
+  /** The image config's labels: the manifest, then its config blob (one platform; an index has none of ours). */
+  async #labels(base: string, tag: string, authorization: string | undefined): Promise<Record<string, string> | undefined> {
+    const headers = { accept: MANIFEST_TYPES, ...(authorization ? { authorization } : {}) };
+    const get = (path: string) => this.#transport(`${base}/v2/${this.#ref.repository}/${path}`, { headers, signal: AbortSignal.timeout(TIMEOUTS.registryMs) });
+    const manifest = await get(`manifests/${tag}`);
+    if (manifest.status !== 200) return undefined;
+    const config = ImageManifest.safeParse(parseJsonOrUndefined(await manifest.text())).data?.config?.digest;
+    if (config === undefined) return undefined;
+    const blob = await get(`blobs/${config}`);
+    if (blob.status !== 200) return undefined;
+    return ImageConfig.safeParse(parseJsonOrUndefined(await blob.text())).data?.config?.Labels ?? undefined;
   }
 
   #refused(host: string, how: string): ConfigError {

@@ -29,6 +29,7 @@ describe("Kaniko Job manifest", () => {
       `--build-arg=REVISION=${SHA}`,
       `--label=org.opencontainers.image.revision=${SHA}`,
       "--label=org.opencontainers.image.source=https://github.com/acme/shop",
+      "--label=ci-runner.dev/recipe=https://github.com/acme/shop dockerfile=Dockerfile context=app args=REVISION={sha}",
       "--digest-file=/dev/termination-log",
       "--cache=true",
       "--cache-repo=registry.local:5000/acme/shop/cache",

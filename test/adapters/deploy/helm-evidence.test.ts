@@ -11,7 +11,7 @@ import { testLog } from "../../support/pass-context.ts";
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const HEAD = "fedcba9876543210fedcba9876543210fedcba98";
 const IMAGE = `registry.local:5000/acme/shop:${SHA}`;
-const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.1.4" };
+const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.2.4" };
 const OPEN = new AbortController().signal;
 const CRASH: Evidence = {
   summary: 'pod shop-1: app: waiting CrashLoopBackOff, last exit code 3, 2 restarts; BackOff: Back-off restarting failed container app (x4); last log line: "fatal: no DATABASE_URL"',
@@ -23,7 +23,7 @@ const NOT_READY: Evidence = {
 };
 
 function upgradeArgv(timeout: number) {
-  return ["upgrade", "--install", "shop", "/c", "--namespace", "shop-dev", "--create-namespace", "--rollback-on-failure", "--wait=watcher",
+  return ["upgrade", "--install", "shop", "/c", "--namespace", "shop-dev", "--kube-as-user", "system:serviceaccount:shop-dev:ci-runner-deploy", "--rollback-on-failure", "--wait=watcher",
     "--timeout", `${timeout}s`, "--history-max", "10", "--set-string", "image.repository=registry.local:5000/acme/shop", "--set-string", `image.tag=${SHA}`, "--output", "json"];
 }
 
@@ -31,7 +31,7 @@ function helm(steps: ToolStep[], timeoutSeconds: number, extra: { watchRollout?:
   const tool = fakeTool(steps);
   const releases = new HelmReleases({
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop", imageRepositoryKey: "image.repository", imageTagKey: "image.tag",
-    timeoutSeconds, fencedGraceMs: 5_000, kubeconfig: undefined, context: undefined, exec: createExec({ ...childEnv(process.env as Record<string, string>), ...tool.env }, new Secrets()), log: testLog(),
+    timeoutSeconds, wait: "watcher", fencedGraceMs: 5_000, actAs: "system:serviceaccount:shop-dev:ci-runner-deploy", kubeconfig: undefined, context: undefined, exec: createExec({ ...childEnv(process.env as Record<string, string>), ...tool.env }, new Secrets()), log: testLog(),
     ...extra,
   });
   return { releases, tool };

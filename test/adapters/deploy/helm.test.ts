@@ -11,31 +11,32 @@ import { FAKE_TOOL, fakeTool, type ToolStep } from "../../support/fake-helm.ts";
 import { testLog } from "../../support/pass-context.ts";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
-const TARGET = ["--namespace", "shop-dev"];
+const ACT_AS = "system:serviceaccount:shop-dev:ci-runner-deploy";
+const TARGET = ["--namespace", "shop-dev", "--kube-as-user", ACT_AS];
 const v3 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v3.17.3" };
-const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.1.4" };
+const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.2.4" };
 const OPEN = new AbortController().signal;
 
-function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string; watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined> } & Partial<Pick<HelmOptions, "gatherEvidence" | "missingPermissions" | "timeoutSeconds">> = {}) {
+function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string; watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined> } & Partial<Pick<HelmOptions, "gatherEvidence" | "clusterProblems" | "timeoutSeconds" | "wait">> = {}) {
   const tool = fakeTool(steps);
   const env = childEnv({ ...process.env, GIT_TOKEN: "tkn_must_not_leak_123" } as Record<string, string>);
   const secrets = new Secrets();
   secrets.add("tkn_must_not_leak_123");
   const releases = new HelmReleases({
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop",
-    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: extra.timeoutSeconds ?? 120, fencedGraceMs: 5_000,
+    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: extra.timeoutSeconds ?? 120, wait: extra.wait ?? "watcher", fencedGraceMs: 5_000, actAs: ACT_AS,
     kubeconfig: extra.kubeconfig, context: extra.context, exec: createExec({ ...env, ...tool.env }, secrets), log: testLog(),
     ...(extra.watchRollout ? { watchRollout: extra.watchRollout } : {}),
     ...(extra.gatherEvidence ? { gatherEvidence: extra.gatherEvidence } : {}),
-    ...(extra.missingPermissions ? { missingPermissions: extra.missingPermissions } : {}),
+    ...(extra.clusterProblems ? { clusterProblems: extra.clusterProblems } : {}),
   });
   return { releases, tool };
 }
 
-function upgradeArgv(major: 3 | 4, chartDir: string, extra: string[] = []) {
-  return ["upgrade", "--install", "shop", chartDir, ...TARGET, ...extra, "--create-namespace",
-    ...(major === 4 ? ["--rollback-on-failure", "--wait=watcher"] : ["--atomic", "--wait"]),
-    "--timeout", "120s", "--history-max", "10",
+function upgradeArgv(major: 3 | 4, chartDir: string, extra: string[] = [], wait = "watcher", timeout = 120) {
+  return ["upgrade", "--install", "shop", chartDir, ...TARGET.slice(0, 2), ...extra, ...TARGET.slice(2),
+    ...(major === 4 ? ["--rollback-on-failure", `--wait=${wait}`] : ["--atomic", "--wait"]),
+    "--timeout", `${timeout}s`, "--history-max", "10",
     "--set-string", "image.repository=registry.local:5000/acme/shop", "--set-string", `image.tag=${SHA}`, "--output", "json"];
 }
 
@@ -45,6 +46,21 @@ describe("helm adapter", () => {
     expect(await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/nonexistent/chart", valuesFiles: [] }, OPEN)).toEqual({ revision: 7 });
     expect(tool.calls().every((c) => !c.envKeys.includes("GIT_TOKEN"))).toBe(true);
     tool.verify();
+  });
+
+  it("HELM_WAIT=legacy gives Helm 4 its legacy waiter; a watcher that waited out HELM_TIMEOUT says what to try, a legacy one does not", async () => {
+    const legacy = helm([v4, { argv: upgradeArgv(4, "/c", [], "legacy"), stdout: "{}" }], { wait: "legacy" });
+    await legacy.releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN);
+    legacy.tool.verify();
+    const stderr = "Error: UPGRADE FAILED: resource Widget/w not ready. status: InProgress, message: ...: context deadline exceeded\n";
+    for (const wait of ["watcher", "legacy"] as const) {
+      const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c", [], wait, 1), afterMs: 1_100, stderr, exit: 1 }], { wait, timeoutSeconds: 1 });
+      const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AttemptFailure);
+      if (wait === "watcher") expect((error as Error).message).toMatch(/it waited all of HELM_TIMEOUT: if the chart has custom resources whose status Helm's watcher cannot read, set HELM_WAIT=legacy$/);
+      else expect((error as Error).message).not.toContain("HELM_WAIT");
+      tool.verify();
+    }
   });
 
   it("builds chart dependencies first when the chart declares them", async () => {
@@ -114,7 +130,7 @@ describe("helm adapter", () => {
   it("an unreachable cluster is transient, not the commit's fault: our own question to the API server says so", async () => {
     const unreachable = new TransientError("asking the API server for our permissions (SelfSubjectAccessReview): cannot reach the Kubernetes API (connect ECONNREFUSED)");
     const { releases, tool } = helm([v3, { argv: upgradeArgv(3, "/c"), stderr: "Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:6443: connect: connection refused\n", exit: 1 }], {
-      missingPermissions: async () => { throw unreachable; },
+      clusterProblems: async () => { throw unreachable; },
     });
     const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
@@ -126,7 +142,7 @@ describe("helm adapter", () => {
   it("\"forbidden\" in helm's output is the commit's failure when we lack no permission (a quota or a policy refused the chart's own object)", async () => {
     const stderr = 'Error: UPGRADE FAILED: failed to create resource: pods "x" is forbidden: exceeded quota: app-quota, requested: limits.memory=8Gi\n';
     const asked: string[] = [];
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }], { missingPermissions: async () => { asked.push("asked"); return []; } });
+    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }], { clusterProblems: async () => { asked.push("asked"); return []; } });
     const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toContain("exceeded quota");
@@ -136,11 +152,11 @@ describe("helm adapter", () => {
 
   it("a permission we lack is a config error naming it, whatever helm printed", async () => {
     const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr: "Error: UPGRADE FAILED: resource mapping not found\n", exit: 1 }], {
-      missingPermissions: async () => ["create ingresses.networking.k8s.io in namespace shop-dev"],
+      clusterProblems: async () => [`${ACT_AS} cannot create ingresses.networking.k8s.io in namespace shop-dev`],
     });
     const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toBe("helm upgrade for shop-dev/shop failed (Error: UPGRADE FAILED: resource mapping not found); forbidden: ci-runner cannot create ingresses.networking.k8s.io in namespace shop-dev");
+    expect((error as Error).message).toBe(`helm upgrade for shop-dev/shop failed (Error: UPGRADE FAILED: resource mapping not found): ${ACT_AS} cannot create ingresses.networking.k8s.io in namespace shop-dev`);
     tool.verify();
   });
 
@@ -187,10 +203,10 @@ describe("helm adapter", () => {
       { argv: ["status", "shop", ...TARGET, "-o", "json"], stderr, exit: 1 },
       v4,
       { argv: ["list", ...TARGET, "--filter", "^shop$", "-o", "json"], stderr, exit: 1 },
-    ], { missingPermissions: async () => ["list secrets in namespace shop-dev"] });
+    ], { clusterProblems: async () => [`${ACT_AS} cannot list secrets in namespace shop-dev`] });
     const error = await releases.observe().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toMatch(/^helm reading release status for shop-dev\/shop failed \(.*\); forbidden: ci-runner cannot list secrets in namespace shop-dev$/);
+    expect((error as Error).message).toMatch(/^helm reading release status for shop-dev\/shop failed \(.*\): system:serviceaccount:shop-dev:ci-runner-deploy cannot list secrets in namespace shop-dev$/);
     tool.verify();
   });
 
@@ -203,7 +219,7 @@ describe("helm adapter", () => {
   it("a missing helm binary is a config error", async () => {
     const releases = new HelmReleases({
       bin: "/nonexistent/helm", release: "shop", namespace: "shop-dev", image: "r/x", imageRepositoryKey: "image.repository", imageTagKey: "image.tag",
-      timeoutSeconds: 60, fencedGraceMs: 5_000, kubeconfig: undefined, context: undefined, exec: createExec({ PATH: "/usr/bin" }, new Secrets()), log: testLog(),
+      timeoutSeconds: 60, wait: "watcher", fencedGraceMs: 5_000, actAs: ACT_AS, kubeconfig: undefined, context: undefined, exec: createExec({ PATH: "/usr/bin" }, new Secrets()), log: testLog(),
     });
     await expect(releases.major()).rejects.toThrow(/cannot run helm/);
   });

@@ -121,3 +121,31 @@ describe("image references", () => {
     expect(parseImage(image)).toEqual(expected);
   });
 });
+
+describe("an IMAGE shared by two build configurations", () => {
+  const RECIPE = "https://github.com/acme/shop dockerfile=Dockerfile context=. args=REVISION={sha}";
+  const CONFIG = `sha256:${"e".repeat(64)}`;
+  const withRecipe = () => {
+    const host = new URL(registry.url).host;
+    return new RegistryV2({ image: `${host}/acme/shop`, insecure: true, namespace: "cicd", secretName: undefined, core: apis(api.url).core, secrets, log: testLog(), recipe: RECIPE });
+  };
+  const existing = (labels: Record<string, string> | null) => [
+    { method: "HEAD", path: MANIFEST, reply: { status: 200, headers: { "docker-content-digest": DIGEST } } },
+    { method: "GET", path: MANIFEST, reply: { status: 200, body: { schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { digest: CONFIG, size: 100 }, layers: [] } } },
+    { method: "GET", path: `/v2/acme/shop/blobs/${CONFIG}`, reply: { status: 200, body: { architecture: "amd64", config: { Labels: labels } } } },
+  ] as const;
+
+  it("an image built another way is refused, naming both recipes, never overwritten or deployed", async () => {
+    registry.expect(...existing({ "ci-runner.dev/recipe": "https://github.com/acme/shop dockerfile=Dockerfile.debug context=. args=REVISION={sha}" }));
+    const error = await withRecipe().digestOf(SHA).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(`${new URL(registry.url).host}/acme/shop:${SHA} (${DIGEST}) was built by another build configuration (https://github.com/acme/shop dockerfile=Dockerfile.debug context=. args=REVISION={sha}), not this release's (${RECIPE})`);
+    expect((error as ConfigError).remedy).toMatch(/its own IMAGE/);
+  });
+
+  it("an image built the same way, or without the label (pushed by hand, or by an older ci-runner), is no conflict", async () => {
+    registry.expect(...existing({ "ci-runner.dev/recipe": RECIPE }), ...existing(null));
+    expect(await withRecipe().digestOf(SHA)).toBe(DIGEST);
+    expect(await withRecipe().digestOf(SHA)).toBe(DIGEST);
+  });
+});

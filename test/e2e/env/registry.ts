@@ -30,8 +30,8 @@ auth: {htpasswd: {realm: e2e, path: ${join(dir, "registry.htpasswd")}}}
   return { host, user, password };
 }
 
-/** Pushes a tiny one-layer OCI image with the Registry v2 API; returns its manifest digest. */
-export async function pushImage(registry: Registry, repository: string, tag: string): Promise<string> {
+/** Pushes a tiny one-layer OCI image with the Registry v2 API, with `labels` in its config; returns its manifest digest. */
+export async function pushImage(registry: Registry, repository: string, tag: string, labels: Record<string, string> = {}): Promise<string> {
   const auth = `Basic ${Buffer.from(`${registry.user}:${registry.password}`).toString("base64")}`;
   const base = `http://${registry.host}/v2/${repository}`;
   const blob = async (content: Buffer) => {
@@ -45,7 +45,7 @@ export async function pushImage(registry: Registry, repository: string, tag: str
     return { digest, size: content.length };
   };
   const layer = await blob(Buffer.from(`layer for ${tag}`));
-  const config = await blob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layer.digest] }, config: {} })));
+  const config = await blob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [layer.digest] }, config: { Labels: labels } })));
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
     config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },

@@ -67,6 +67,7 @@ export async function e2eWorld(info: EnvironmentInfo) {
     execFileSync("git", ["config", "uploadpack.allowAnySHA1InWant", "true"], { cwd: bare });
     execFileSync("git", ["init", "--quiet", "--initial-branch=main", work]);
     if (options.private) privateRepos.add(repo);
+    provisionDeployNamespace(info, name);
     let commits = 0;
     return {
       name, repo, release: name, namespace: name, image: `${info.registry.host}/acme/${name}`,
@@ -215,3 +216,15 @@ export async function e2eWorld(info: EnvironmentInfo) {
 export type World = Awaited<ReturnType<typeof e2eWorld>>;
 
 export { writeKubeconfig };
+
+/**
+ * An app's deploy namespace as an installation has it (ci-runner never creates namespaces): the
+ * namespace with Pod Security baseline, and the identity helm acts as there, exactly as
+ * manifests/base/rbac-deploy.yaml grants it (its first three objects, moved to `namespace`).
+ */
+export function provisionDeployNamespace(info: EnvironmentInfo, namespace: string): void {
+  const base = readFileSync(join(REPO_ROOT, "manifests", "base", "rbac-deploy.yaml"), "utf8").split(/^---$/m).slice(0, 3);
+  const identity = base.map((doc) => doc.replaceAll("namespace: app", `namespace: ${namespace}`));
+  const ns = `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${namespace}\n  labels:\n    pod-security.kubernetes.io/enforce: baseline\n`;
+  execFileSync(info.kubectl, ["--kubeconfig", info.kubeconfig, "apply", "--server-side", "-f", "-"], { input: [ns, ...identity].join("\n---\n"), stdio: ["pipe", "ignore", "pipe"] });
+}
