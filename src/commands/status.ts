@@ -6,7 +6,7 @@ import { viewLease } from "../reconcile/lease.ts";
 import { observeGates } from "../reconcile/observe.ts";
 import type { Ports } from "../reconcile/ports.ts";
 import type { RunnerState, StateSnapshot } from "../reconcile/types.ts";
-import { short } from "../text.ts";
+import { plain, short } from "../text.ts";
 import { render } from "./render.ts";
 
 export type StatusFormat = "table" | "json" | "yaml";
@@ -112,5 +112,6 @@ export function renderTable(r: StatusReport): string {
     ...r.warnings.map((w): [string, string] => ["Warning", w]),
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
-  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
+  // Reasons and errors hold what a commit printed: a terminal gets them without escape sequences.
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${plain(v)}`).join("\n") + "\n";
 }

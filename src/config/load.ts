@@ -41,6 +41,8 @@ export interface Config {
   readonly helmTimeoutSeconds: number;
   /** Helm 4's wait strategy (`--wait=<strategy>`). */
   readonly helmWait: "watcher" | "legacy";
+  /** The data limit of every helm process, in bytes. */
+  readonly helmMemoryLimitBytes: number;
   readonly buildTimeoutSeconds: number;
   readonly stateConfigMap: string;
   readonly leaseSeconds: number;
@@ -118,6 +120,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   valuesFiles: z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean)).pipe(z.array(relativePath)),
   helmTimeout: duration.pipe(z.number().min(10)),
   helmWait: z.enum(["watcher", "legacy"]),
+  helmMemoryLimit: memory.transform(toBytes).pipe(z.number().min(64 * 1024 * 1024, "at least 64Mi: helm itself needs about 50 MB")),
   buildTimeout: duration.pipe(z.number().min(30)),
   stateConfigMap: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
   leaseDuration: duration.pipe(z.number().min(6).max(3600)),
@@ -191,6 +194,13 @@ function defined<T extends object>(record: T): { [K in keyof T]?: Exclude<T[K], 
   return Object.fromEntries(Object.entries(record).filter((e) => e[1] !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
+/** A Kubernetes quantity of memory (512Mi, 1G, 100000) in bytes. */
+function toBytes(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(text);
+  const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+  return Math.round(Number(match?.[1] ?? Number.NaN) * (units[match?.[2] ?? ""] ?? 1));
+}
+
 function toSeconds(text: string): number {
   const match = /^(\d+)(s|m|h)?$/.exec(text);
   const amount = Number(match?.[1] ?? Number.NaN);
@@ -236,6 +246,7 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     valuesFiles: get<string[] | undefined>("valuesFiles") ?? [],
     helmTimeoutSeconds: get("helmTimeout"),
     helmWait: get("helmWait"),
+    helmMemoryLimitBytes: get("helmMemoryLimit"),
     buildTimeoutSeconds: get("buildTimeout"),
     stateConfigMap: get<string | undefined>("stateConfigMap") ?? `ci-runner-${release}`,
     leaseSeconds: get("leaseDuration"),

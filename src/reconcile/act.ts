@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { type AttemptDetails, AttemptFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { plain } from "../text.ts";
 import { assertNever } from "./assert-never.ts";
 import { failuresFor, retryBase } from "./attempts.ts";
 import type { LeasedState } from "./leased-state.ts";
@@ -92,6 +93,9 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
   const started = ports.clock.now();
   // The image tag: the head's own image, or for a chart-only change the one the release runs.
   const imageSha = action.imageSha ?? action.sha;
+  // Counted when it starts: killed here or later (out of memory on the chart), the next tick
+  // records this attempt as failed instead of trying it again for ever.
+  await leased.update((s) => ({ ...s, deploying: { sha: action.sha, attempt: action.attempt } }));
   await ports.reporter.report({ kind: "deploy-started", sha: action.sha, attempt: action.attempt, digest: action.digest });
   try {
     // Inside the attempt: a commit without a chart (or with a chart we refuse) is this commit's
@@ -124,11 +128,13 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
 
 async function recordFailure(ctx: ActContext, failure: { sha: string; attempt: number; message: string; setAside: boolean }, phase: "build" | "deploy", details: AttemptDetails = {}): Promise<PassOutcome> {
   const { leased, log, ports, maxRetries } = ctx;
-  const { sha, attempt, message, setAside } = failure;
+  const { sha, attempt, setAside } = failure;
+  // The message carries what the commit's build or chart printed: stored and told without controls.
+  const message = plain(failure.message);
   const at = ports.clock.now().toISOString();
   const since = leased.state.attempts?.sha === sha ? leased.state.attempts.since : undefined;
   const reason = `failed ${attempt - retryBase(sha, leased.state)} of ${maxRetries} attempts; last: ${message}`;
-  await leased.update((s) => ({
+  await leased.update(({ deploying: _done, ...s }) => ({
     ...s,
     attempts: { sha, failures: attempt, since },
     lastError: { sha, message, at },
@@ -150,6 +156,6 @@ function secondsSince(iso: string, now: Date): number | undefined {
 
 function deployed(s: RunnerState, sha: string, digest: string | undefined, revision: number | undefined, now: Date, imageSha = sha): RunnerState {
   // A deployed head supersedes every older attempt, error, set-aside and seen commit.
-  const { attempts: _a, lastError: _e, built: _b, setAside: _s, seen: _n, ...rest } = s;
+  const { attempts: _a, lastError: _e, built: _b, setAside: _s, seen: _n, deploying: _d, ...rest } = s;
   return { ...rest, deployed: { sha, at: now.toISOString(), digest, revision, ...(imageSha !== sha ? { imageSha } : {}) } };
 }

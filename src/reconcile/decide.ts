@@ -52,9 +52,12 @@ export function decideWork(obs: Observation, rules: Rules, paths: PathVerdict): 
   if (release.status.startsWith("pending-") || release.status === "uninstalling") {
     // Someone's helm may still be running (a person's, or ours before a kill): only a pending
     // release older than any helm of ours could take is left over and safe to repair.
+    // A pending release "deployed" in the future (beyond clock skew) is no helm of anyone's: a
+    // forged release record, which would hold every tick busy for ever. It is repaired.
     const since = release.updatedAt === undefined ? Number.NaN : Date.parse(release.updatedAt);
     const until = since + (rules.helmTimeoutSeconds + HELM_MARGIN_SECONDS) * 1000;
-    if (Number.isFinite(since) && Date.parse(obs.now) < until) {
+    const now = Date.parse(obs.now);
+    if (Number.isFinite(since) && now < until && since <= now + HELM_MARGIN_SECONDS * 1000) {
       return { kind: "release-busy", status: release.status, since: new Date(since).toISOString(), until: new Date(until).toISOString() };
     }
     return { kind: "repair-release", status: release.status, revision: release.revision };
@@ -64,6 +67,12 @@ export function decideWork(obs: Observation, rules: Rules, paths: PathVerdict): 
     const known = state.built?.sha === head ? state.built.digest : undefined;
     const digest = known ?? (build?.phase === "succeeded" ? build.digest : undefined) ?? work.registryDigest;
     return { kind: "record-deployed", sha: head, revision: release.revision, digest };
+  }
+  if (state.deploying?.sha === head && state.deploying.attempt === attempt) {
+    // A run began this deploy and never recorded its end: killed, most likely by running out of
+    // memory on the chart. That was this commit's attempt.
+    const message = `the deploy of attempt ${attempt} did not finish: the runner stopped while it ran (killed, or out of memory)`;
+    return { kind: "record-failure", sha: head, attempt, message, setAside: lastAttempt };
   }
   if (state.built?.sha === head) return { kind: "deploy", sha: head, attempt, digest: state.built.digest, lastAttempt };
   if (paths.kind === "reuse-image") return { kind: "deploy", sha: head, attempt, digest: paths.digest, lastAttempt, imageSha: paths.imageSha };

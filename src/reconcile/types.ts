@@ -30,6 +30,11 @@ export interface RunnerState {
    */
   readonly attempts?: { readonly sha: string; readonly failures: number; readonly since?: number | undefined };
   readonly setAside?: { readonly sha: string; readonly reason: string };
+  /**
+   * A deploy that began and has not ended in a record: the attempt is counted when it starts, so a
+   * chart that makes the runner itself die (out of memory) cannot be tried on every tick for ever.
+   */
+  readonly deploying?: { readonly sha: string; readonly attempt: number };
   /** A head recorded as seen and not built (skip marker, bot author, nothing relevant changed). */
   readonly seen?: { readonly sha: string; readonly reason: string };
   readonly approved?: Approval;

@@ -54,7 +54,7 @@ export interface Cluster {
 export function helmReleases(config: Config, deps: Pick<HelmOptions, "exec" | "log"> & Partial<HelmOptions>): HelmReleases {
   return new HelmReleases({
     bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
-    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds, wait: config.helmWait,
+    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds, wait: config.helmWait, memoryLimitBytes: config.helmMemoryLimitBytes,
     // What is left of the lease when the fence trips is a quarter of it; stop well within that.
     fencedGraceMs: Math.max(1_000, config.leaseSeconds * 250 - 2_000),
     kubeconfig: config.kubeconfig, context: config.context, actAs: deployIdentity(config),

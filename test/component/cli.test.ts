@@ -197,8 +197,8 @@ describe("ci-runner CLI", () => {
 
   it("plan prints the action, the images, the Job and the real adapter's helm argv, and changes nothing", async () => {
     const helm = helmVersionOnly("v3.17.3");
-    const { code, out, world } = await cli(["plan", "--values", "env/dev.yaml"], { helmExec: helm.exec });
-    expect(code).toBe(0);
+    const { code, out, err, world } = await cli(["plan", "--values", "env/dev.yaml"], { helmExec: helm.exec });
+    expect(code, err).toBe(0);
     helm.verify();
     const plan = parseYaml(out);
     expect(plan.action).toEqual({ kind: "start-build", sha: A, attempt: 1 });

@@ -120,8 +120,11 @@ describe("gates in a whole pass", () => {
     expect(fresh.helmDeploys).toEqual([A, A]);
     expect(fresh.state.deployed?.sha).toBe(A);
     fresh.advance(60);
-    expect(await sync(fresh, PATHS, "next/2")).toMatchObject({ kind: "deployed", sha: B });
-    // The release's image tag is A's, so the next tick cannot tell helm ran: one more revision.
+    // The release's image tag is A's, so the next tick cannot tell helm ran: the deploy it began is
+    // counted as a failed attempt (the attempt is counted when it starts), and the tick after runs
+    // helm once more: one more revision.
+    expect(await sync(fresh, PATHS, "next/2")).toMatchObject({ kind: "attempt-failed", sha: B, attempt: 1, message: expect.stringMatching(/did not finish: the runner stopped while it ran/) });
+    expect(await sync(fresh, PATHS, "next/3")).toMatchObject({ kind: "deployed", sha: B });
     expect(fresh.helmDeploys).toEqual([A, A, A]);
     expect(fresh.jobsCreated).toHaveLength(1);
     expect(fresh.state.deployed).toMatchObject({ sha: B, imageSha: A });

@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { api } from "./env/control-plane.ts";
+import { REPO_ROOT } from "./env/environment.ts";
 import { e2eWorld, TOKEN, type World } from "./support/world.ts";
 
 const e2e = inject("e2e");
@@ -38,7 +41,8 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
     expect(failed, text).toEqual([]);
     expect(run.code).toBe(0);
     for (const name of ["GitHub branch", "Build namespace", "Build Job admitted", "Registry secret", "Permissions", "Deploy identity", "Helm", "Chart at the head commit", "State ConfigMap"]) expect(text).toMatch(new RegExp(`^ok {4}${name}: `, "m"));
-    expect(text).toMatch(/^ok {4}Helm: Helm 4 \(v4\.1\.4\)/m);
+    const pinned = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).config.helmVersion;
+    expect(text).toMatch(new RegExp(`^ok {4}Helm: Helm 4 \\(v${pinned.replaceAll(".", "\\.")}\\)`, "m"));
   });
 
   it("a missing CICD_NS: the namespace check fails, and sync exits 2 naming it (not transient)", async () => {
@@ -80,7 +84,7 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
     expect(text).toMatch(pattern);
   });
 
-  it("a missing permission is named with the manifest that grants it", async () => {
+  it("a right the deploy identity lacks is named with the manifest that grants it", async () => {
     const path = "/apis/rbac.authorization.k8s.io/v1/namespaces/app/roles/ci-runner-deploy";
     const role = await world.get<{ rules: { resources: string[] }[] }>(path);
     if (!role) throw new Error("no deploy Role");
@@ -89,8 +93,9 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
     try {
       const { run, failed, text } = await doctor();
       expect(run.code).toBe(2);
-      expect(failed).toEqual(["FAIL  Permissions: missing get replicasets.apps in namespace app; list replicasets.apps in namespace app; watch replicasets.apps in namespace app"]);
-      expect(text).toContain("fix: kubectl apply -k manifests/ (the rules are in manifests/base/rbac-deploy.yaml)");
+      const lacks = ["get", "list", "watch"].map((verb) => `system:serviceaccount:app:ci-runner-deploy cannot ${verb} replicasets.apps in namespace app`);
+      expect(failed).toEqual([`FAIL  Deploy identity: ${lacks.join("; ")}`]);
+      expect(text).toContain("fix: apply manifests/base/rbac-deploy.yaml for this DEPLOY_NS");
     } finally {
       const current = await world.get<Record<string, unknown>>(path);
       await api(world.info.server, world.info.adminToken, world.info.caCert, path, { method: "PUT", body: JSON.stringify({ ...current, rules: role.rules }) });

@@ -1,4 +1,4 @@
-import { lstat, readdir, realpath } from "node:fs/promises";
+import { lstat, readdir, realpath, stat as follow } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 
 /**
@@ -38,6 +38,9 @@ export async function unsafeEntry(check: TreeCheck): Promise<string | undefined>
       const target = await realpath(entry).catch(() => undefined);
       if (target === undefined) return `${show(entry)} is a symlink that resolves to nothing`;
       if (!isInside(target, boundary)) return `${show(entry)} is a symlink to ${target}, outside ${show(boundary)}`;
+      // Helm follows a symlink to a folder and walks it again: one pointing at its own parent
+      // (`ln -s . z`) makes it walk forty levels deep and run out of memory. Files only.
+      if ((await follow(entry)).isDirectory()) return `${show(entry)} is a symlink to a directory (${show(target)}); Helm would walk it again`;
       return undefined; // its target lies inside the boundary and is checked there
     }
     if (stat.isDirectory()) {

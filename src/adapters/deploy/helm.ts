@@ -21,6 +21,12 @@ export interface HelmOptions {
   /** Helm 4's wait strategy; Helm 3 has one of its own. */
   readonly wait: "watcher" | "legacy";
   /**
+   * The data limit of every helm process but `helm version`, in bytes (set through the shell's
+   * `ulimit -d`, which POSIX shells have). A chart that needs more makes helm fail (the Go runtime
+   * exits 2) instead of the runner's pod being killed, which would count no attempt.
+   */
+  readonly memoryLimitBytes?: number;
+  /**
    * The user every helm command acts as (`--kube-as-user`): the deploy identity, never us. The
    * chart renders and applies with that identity's rights in DEPLOY_NS and nothing of ours.
    */
@@ -189,6 +195,9 @@ export class HelmReleases implements ReleaseManager {
       // else helm refused (the chart's templates, its objects, their readiness) is.
       const ours = await this.#ourFault("upgrade", result);
       if (ours !== undefined) throw ours;
+      // The Go runtime exits 2 when it cannot allocate or panics; helm's own errors exit 1. helm
+      // died mid-way: the release may be left pending, which the next tick repairs.
+      if (result.exitCode === 2) throw new AttemptFailure(`helm upgrade of ${this.#o.release} crashed (exit 2): ${this.#crash(result)}`);
       const waited = await this.#waitedOutWatcher(started);
       throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}${evidence ? `; ${evidence.summary}` : ""}${waited}`, { rolledBack: true, evidence });
     }
@@ -215,7 +224,8 @@ export class HelmReleases implements ReleaseManager {
   }
 
   async #detectMajor(): Promise<HelmMajor> {
-    const result = await this.#run(["version", "--template", "{{.Version}}"]);
+    // Asked without the memory limit: a helm that cannot even start is named as such.
+    const result = await this.#run(["version", "--template", "{{.Version}}"], undefined, [], false);
     const match = /^v(\d+)\./.exec(result.stdout.trim());
     if (result.exitCode !== 0 || !match) {
       throw new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError ?? errorSummary(result.stderr)}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
@@ -236,11 +246,22 @@ export class HelmReleases implements ReleaseManager {
     return ["--namespace", o.namespace, ...(single ? ["--kubeconfig", o.kubeconfig ?? ""] : []), ...(o.context ? ["--kube-context", o.context] : []), "--kube-as-user", o.actAs];
   }
 
-  #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000, terminate: readonly Termination[] = []): Promise<ExecResult> {
+  #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000, terminate: readonly Termination[] = [], limited = true): Promise<ExecResult> {
     this.#o.log.debug({ argv: [this.#o.bin, ...args] }, "Running helm");
     // --kubeconfig takes one file; a list goes through KUBECONFIG, which helm merges like kubectl.
     const list = this.#o.kubeconfig?.includes(delimiter) ? { KUBECONFIG: this.#o.kubeconfig } : undefined;
-    return this.#o.exec(this.#o.bin, args, { timeoutMs, terminate, ...(list ? { env: list } : {}) });
+    const options = { timeoutMs, terminate, ...(list ? { env: list } : {}) };
+    const limit = limited ? this.#o.memoryLimitBytes : undefined;
+    if (limit === undefined) return this.#o.exec(this.#o.bin, args, options);
+    // `exec` leaves helm as the process we signal; the limit is in kilobytes.
+    return this.#o.exec("/bin/sh", ["-c", 'ulimit -d "$0" && exec "$@"', String(Math.floor(limit / 1024)), this.#o.bin, ...args], options);
+  }
+
+  /** A crashed helm in a few words: out of its memory limit, or a panic. */
+  #crash(result: ExecResult): string {
+    const limit = this.#o.memoryLimitBytes === undefined ? "" : ` of ${Math.round(this.#o.memoryLimitBytes / 2 ** 20)}Mi (HELM_MEMORY_LIMIT)`;
+    const first = result.stderr.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "no output";
+    return `${first.slice(0, 200)}; it ran out of its memory${limit}, or the chart made it panic`;
   }
 
   /** Whether the release exists at all, asked structurally: a filtered list is empty or not. */
@@ -262,7 +283,7 @@ export class HelmReleases implements ReleaseManager {
    * be reached, or the installation is wrong (each asked, never read from helm's output).
    */
   async #ourFault(what: string, result: ExecResult): Promise<RunnerError | undefined> {
-    if (result.startError) return new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
+    if (result.startError || result.exitCode === 127) return new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError ?? errorSummary(result.stderr)}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
     const summary = errorSummary(result.stderr, 200);
     let problems: string[];
     try {

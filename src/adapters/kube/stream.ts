@@ -21,15 +21,27 @@ export async function streamLines(kc: KubeConfig, path: string, signal: AbortSig
   }
   const decoder = new TextDecoder();
   let pending = "";
+  // A line without its end is kept up to MAX_LINE; the rest of it is dropped up to the next newline.
+  // A build's RUN step may print 40 MB without one, and held whole it would take the runner with it.
+  let dropping = false;
   for await (const chunk of response.body) {
     pending += decoder.decode(chunk as Uint8Array, { stream: true });
     let end = pending.indexOf("\n");
     while (end >= 0) {
-      onLine(pending.slice(0, end));
+      if (!dropping) onLine(pending.slice(0, end));
+      dropping = false;
       pending = pending.slice(end + 1);
       end = pending.indexOf("\n");
     }
+    if (pending.length > MAX_LINE) {
+      if (!dropping) onLine(`${pending.slice(0, MAX_LINE)}… (line cut at ${MAX_LINE} characters)`);
+      dropping = true;
+      pending = "";
+    }
   }
-  if (pending !== "") onLine(pending);
+  if (pending !== "" && !dropping) onLine(pending);
   return 200;
 }
+
+/** The longest line handed on, in characters. */
+export const MAX_LINE = 16 * 1024;

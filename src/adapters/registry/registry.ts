@@ -62,7 +62,7 @@ interface Credentials {
 }
 
 /** Why the check could not run, for the warning a user reads: the setting that may fix it. */
-const REACH_HINT = "set REGISTRY_INSECURE=true if the registry speaks plain HTTP (local and RFC 1918 hosts get http by themselves), or trust its CA";
+const REACH_HINT = "set REGISTRY_INSECURE=true if the registry speaks plain HTTP, or trust its CA";
 
 /**
  * Asks the registry (Registry v2 API) whether IMAGE:<tag> exists, with the credentials of the
@@ -90,7 +90,8 @@ export class RegistryV2 implements ImageRegistry {
       const url = `${scheme}://${host}${path}`;
       let response: TransportResponse;
       try {
-        response = await this.#head(url, credentials ? basic(credentials) : undefined);
+        // Without credentials first: they go only where the registry's challenge asks for them.
+        response = await this.#head(url, undefined);
       } catch (error) {
         errors.push(`${scheme}: ${networkFailure(error)}`);
         continue; // the next scheme, as Kaniko's client does
@@ -99,7 +100,7 @@ export class RegistryV2 implements ImageRegistry {
       // itself). A 401 to a Bearer token says nothing about them: registries answer so for a
       // repository that does not exist yet, or for a token of too little scope.
       let refusedBasic = false;
-      let authorization = credentials ? basic(credentials) : undefined;
+      let authorization: string | undefined;
       try {
         if (response.status === 401) {
           const challenge = response.headers.get("www-authenticate") ?? "";

@@ -5,7 +5,7 @@ import { httpTransport, networkFailure, type Transport } from "../http/transport
 import type { Transition } from "../../reconcile/ports.ts";
 import type { Evidence } from "../../reconcile/types.ts";
 import type { NamedReporter } from "./fan-out.ts";
-import { oneLine, short } from "../../text.ts";
+import { oneLine, plain, short, slackEscape } from "../../text.ts";
 import { failureKind, seconds } from "./text.ts";
 
 export type WebhookEvent = "deployed" | "failed" | "rolled-back" | "set-aside";
@@ -49,18 +49,19 @@ export function webhookDocument(t: Transition, target: WebhookTarget, at: Date):
   };
 }
 
-/** Slack's incoming-webhook form: one mrkdwn text. */
+/** Slack's incoming-webhook form: one mrkdwn text; what a commit wrote is escaped, never markup. */
 export function slackMessage(d: WebhookDocument): { text: string } {
   const where = `*${d.release}* in \`${d.namespace}\` (${d.repository}@${short(d.sha)}, attempt ${d.attempt})`;
+  const said = (text: string | undefined) => slackEscape(oneLine(plain(text ?? ""), 600));
   switch (d.event) {
     case "deployed":
       return { text: `:white_check_mark: Deployed ${where}${d.revision === undefined ? "" : `, revision ${d.revision}`}${seconds(d.seconds)}` };
     case "rolled-back":
-      return { text: `:rewind: Rolled back ${where}: ${oneLine(d.message ?? "", 600)}` };
+      return { text: `:rewind: Rolled back ${where}: ${said(d.message)}` };
     case "set-aside":
-      return { text: `:no_entry: Set aside ${where} after its last attempt${d.rolledBack ? " (rolled back)" : ""}: ${oneLine(d.message ?? "", 600)}` };
+      return { text: `:no_entry: Set aside ${where} after its last attempt${d.rolledBack ? " (rolled back)" : ""}: ${said(d.message)}` };
     case "failed":
-      return { text: `:x: ${d.phase === "build" ? "Build" : "Deploy"} failed for ${where}: ${oneLine(d.message ?? "", 600)}` };
+      return { text: `:x: ${d.phase === "build" ? "Build" : "Deploy"} failed for ${where}: ${said(d.message)}` };
   }
 }
 

@@ -21,6 +21,7 @@ const GROUPS = {
   attempts: { keys: { sha: "attempt-sha", failures: "attempt-failures", since: "attempt-retry-base" }, schema: z.object({ sha, failures: count, since: count.optional() }) },
   setAside: { keys: { sha: "set-aside-sha", reason: "set-aside-reason" }, schema: z.object({ sha, reason: text }) },
   seen: { keys: { sha: "seen-sha", reason: "seen-reason" }, schema: z.object({ sha, reason: text }) },
+  deploying: { keys: { sha: "deploying-sha", attempt: "deploying-attempt" }, schema: z.object({ sha, attempt: count }) },
   // A person may approve with kubectl, setting approved-sha alone; `ci-runner approve` adds who and when.
   approved: { keys: { sha: "approved-sha", by: "approved-by", at: "approved-at" }, schema: z.object({ sha, by: text.optional(), at: timestamp.optional() }) },
   lastError: { keys: { sha: "last-error-sha", message: "last-error", at: "last-error-at" }, schema: z.object({ sha, message: text, at: timestamp }) },

@@ -36,6 +36,15 @@ describe("a commit's chart is untrusted input", () => {
     expect((error as Error).message).toMatch(/^commit \w{12} is refused: chart\/templates\/token.yaml is a symlink to \/etc\/hostname, outside chart;/);
   });
 
+  it("refuses a symlink to a folder inside the chart (`ln -s . z`: Helm would walk it forty levels deep)", async () => {
+    const repo = gitRepo();
+    repo.commit(SAMPLE_CHART);
+    const sha = commitLink(repo, "chart/templates/z", ".");
+    const error = await source(`file://${repo.bare}`).checkout(sha).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptFailure);
+    expect((error as Error).message).toMatch(/chart\/templates\/z is a symlink to a directory \(chart\/templates\); Helm would walk it again/);
+  });
+
   it("refuses a relative symlink that climbs out of the chart into the rest of the checkout", async () => {
     const repo = gitRepo();
     repo.commit(SAMPLE_CHART);

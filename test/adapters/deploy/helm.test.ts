@@ -63,6 +63,16 @@ describe("helm adapter", () => {
     }
   });
 
+  it("a helm that crashes (the Go runtime's exit 2: out of its memory limit, or a panic) fails the commit's attempt, naming the limit", async () => {
+    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr: "fatal error: runtime: out of memory\n\nruntime stack:\nruntime.throw(...)\n", exit: 2 }], {
+      clusterProblems: async () => [],
+    });
+    const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptFailure);
+    expect((error as Error).message).toBe("helm upgrade of shop crashed (exit 2): fatal error: runtime: out of memory; it ran out of its memory, or the chart made it panic");
+    tool.verify();
+  });
+
   it("builds chart dependencies first when the chart declares them", async () => {
     const chart = mkdtempSync(join(tmpdir(), "chart-"));
     writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: file://../redis\n");

@@ -30,16 +30,19 @@ const SECRET = "/api/v1/namespaces/cicd/secrets/regcred";
 const MANIFEST = `/v2/acme/shop/manifests/${SHA}`;
 
 describe("registry v2 image check", () => {
-  it("finds the digest with Basic credentials from the registry Secret", async () => {
+  it("finds the digest with Basic credentials from the registry Secret, sent only once the registry asks for them", async () => {
     api.expect({ method: "GET", path: SECRET, reply: dockerSecret(new URL(registry.url).host) });
-    registry.expect({
-      method: "HEAD", path: MANIFEST,
-      check: (r) => {
-        expect(r.headers.authorization).toBe(`Basic ${Buffer.from("robot:hunter2-pass").toString("base64")}`);
-        expect(r.headers.accept).toContain("application/vnd.oci.image.index.v1+json");
+    registry.expect(
+      { method: "HEAD", path: MANIFEST, check: (r) => expect(r.headers.authorization).toBeUndefined(), reply: { status: 401, headers: { "www-authenticate": 'Basic realm="registry"' } } },
+      {
+        method: "HEAD", path: MANIFEST,
+        check: (r) => {
+          expect(r.headers.authorization).toBe(`Basic ${Buffer.from("robot:hunter2-pass").toString("base64")}`);
+          expect(r.headers.accept).toContain("application/vnd.oci.image.index.v1+json");
+        },
+        reply: { status: 200, headers: { "docker-content-digest": DIGEST } },
       },
-      reply: { status: 200, headers: { "docker-content-digest": DIGEST } },
-    });
+    );
     expect(await client("regcred").digestOf(SHA)).toBe(DIGEST);
     expect(secrets.scrub("hunter2-pass")).toBe("[REDACTED]");
   });
