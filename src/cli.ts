@@ -127,15 +127,14 @@ Examples:
 
   addSettings(program.command("approve"))
     .description("approve a commit for deployment (REQUIRE_APPROVAL): records it with who approved it and when")
-    .argument("<sha>", "the commit: full, or abbreviated when it is the branch head")
+    .argument("<sha>", "the commit's full 40-character SHA (status and the waiting message print it)")
     .addHelpText("after", `
 Examples:
-  $ ci-runner approve 3f2a9c1 --release shop --repo acme/shop
-  $ kubectl -n cicd annotate configmap ci-runner-shop ci-runner.dev/approved-sha=<full sha>   # the same, by hand`)
+  $ ci-runner approve 3f2a9c1e7d0b5a4c8e2f6a9b1d3c5e7f9a0b2c4d --release shop
+  $ kubectl -n cicd annotate configmap ci-runner-shop ci-runner.dev/approved-sha=<full sha> ci-runner.dev/approved-by=<you, as the API server knows you>   # the same, by hand`)
     .action((sha: string, opts: Record<string, unknown>) => withConfig("status", opts, (config, log) => {
       const rt = runtime(config, log);
-      const source = config.repo.owner ? rt.ports.source : undefined;
-      return runApprove({ state: rt.ports.state, source, identity: rt.identity, clock: rt.ports.clock }, sha, out);
+      return runApprove({ state: rt.ports.state, identity: rt.identity, clock: rt.ports.clock }, sha, out);
     }));
 
   program.command("settings")

@@ -1,11 +1,9 @@
 import type { Identity } from "../adapters/kube/identity.ts";
 import { ConfigError, ConflictError, type ExitCode } from "../errors.ts";
-import type { Clock, SourceHost, StateStore } from "../reconcile/ports.ts";
+import type { Clock, StateStore } from "../reconcile/ports.ts";
 
 export interface ApproveDeps {
   readonly state: StateStore;
-  /** Resolves an abbreviated SHA against the branch head; undefined without REPO. */
-  readonly source: SourceHost | undefined;
   readonly identity: Identity;
   readonly clock: Clock;
 }
@@ -15,11 +13,12 @@ const FULL_SHA = /^[0-9a-f]{40}$/;
 /**
  * Approves one commit for deployment (REQUIRE_APPROVAL): records the SHA, who approved it (as the
  * API server authenticated them) and when, with compare-and-swap like every other write. The same
- * record can be set by hand: `kubectl annotate configmap <state> ci-runner.dev/approved-sha=<sha>`.
+ * record can be set by hand, with approved-by the user the API server knows (manifests/base/
+ * state-policy.yaml refuses any other, and refuses the runners' own ServiceAccounts).
  * Approving a set-aside commit does not bring it back: `ci-runner retry` does.
  */
 export async function runApprove(deps: ApproveDeps, given: string, out: (text: string) => void): Promise<ExitCode> {
-  const sha = await resolve(deps, given.toLowerCase());
+  const sha = fullSha(given.toLowerCase());
   const by = await deps.identity.whoAmI();
   for (let tries = 0; ; tries++) {
     const snapshot = await deps.state.read();
@@ -43,14 +42,12 @@ export async function runApprove(deps: ApproveDeps, given: string, out: (text: s
   }
 }
 
-async function resolve(deps: ApproveDeps, given: string): Promise<string> {
+/**
+ * The full SHA only. A prefix a reviewer types could match a commit a pusher made to look like the
+ * one reviewed (a few hex digits are cheap to grind), so an approval names exactly one commit.
+ */
+function fullSha(given: string): string {
   if (FULL_SHA.test(given)) return given;
-  if (!/^[0-9a-f]{4,39}$/.test(given)) throw new ConfigError(`"${given}" is not a commit SHA`, "give the commit's SHA, full or abbreviated (at least 4 hex digits)");
-  if (deps.source === undefined) throw new ConfigError(`an abbreviated SHA (${given}) needs REPO to be resolved against the branch head`, "set REPO (or --repo), or give the full 40-character SHA");
-  const snapshot = await deps.state.read();
-  const head = await deps.source.branchHead(snapshot.state.head);
-  if (!head.sha.startsWith(given)) {
-    throw new ConfigError(`commit ${given} is not the branch head (${head.sha})`, `approve the head with \`ci-runner approve ${head.sha.slice(0, 12)}\`, or give another commit's full 40-character SHA`);
-  }
-  return head.sha;
+  if (/^[0-9a-f]{4,39}$/.test(given)) throw new ConfigError(`"${given}" is an abbreviated SHA; an approval names the full 40-character commit SHA`, "copy it from `ci-runner status` (Branch head) or the waiting message, which print it in full");
+  throw new ConfigError(`"${given}" is not a commit SHA`, "give the commit's full 40-character SHA");
 }

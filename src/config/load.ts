@@ -43,6 +43,8 @@ export interface Config {
   readonly helmWait: "watcher" | "legacy";
   /** The data limit of every helm process, in bytes. */
   readonly helmMemoryLimitBytes: number;
+  /** Service types a chart may create. */
+  readonly serviceTypes: readonly string[];
   readonly buildTimeoutSeconds: number;
   readonly stateConfigMap: string;
   readonly leaseSeconds: number;
@@ -120,6 +122,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   valuesFiles: z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean)).pipe(z.array(relativePath)),
   helmTimeout: duration.pipe(z.number().min(10)),
   helmWait: z.enum(["watcher", "legacy"]),
+  serviceTypes: z.string().transform((s) => s.split(",").map((t) => t.trim()).filter(Boolean)).pipe(z.array(z.enum(["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"])).min(1)),
   helmMemoryLimit: memory.transform(toBytes).pipe(z.number().min(64 * 1024 * 1024, "at least 64Mi: helm itself needs about 50 MB")),
   buildTimeout: duration.pipe(z.number().min(30)),
   stateConfigMap: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
@@ -247,6 +250,7 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     helmTimeoutSeconds: get("helmTimeout"),
     helmWait: get("helmWait"),
     helmMemoryLimitBytes: get("helmMemoryLimit"),
+    serviceTypes: get("serviceTypes"),
     buildTimeoutSeconds: get("buildTimeout"),
     stateConfigMap: get<string | undefined>("stateConfigMap") ?? `ci-runner-${release}`,
     leaseSeconds: get("leaseDuration"),

@@ -97,7 +97,7 @@ export function gateAction(obs: Observation, policy: GatePolicy): Action | Throu
   if (checks.kind === "failure") return { kind: "set-aside", sha: head, gate: "checks", reason: checks.reason };
   if (checks.kind === "pending") return { kind: "hold", sha: head, gate: "checks", reason: `waiting: ${checks.reason}` };
   if (policy.approval && state.approved?.sha !== head) {
-    return { kind: "hold", sha: head, gate: "approval", reason: `waiting for approval: \`ci-runner approve ${head.slice(0, 12)}\`` };
+    return { kind: "hold", sha: head, gate: "approval", reason: `waiting for approval: \`ci-runner approve ${head}\`` };
   }
   const freeze = activeFreeze(policy.freeze, new Date(obs.now));
   if (freeze !== undefined) {

@@ -1,3 +1,4 @@
+import { tmpdir } from "node:os";
 import { AuthenticationV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { checkBuildAdmitted } from "../adapters/build/admission.ts";
 import { buildRecipe } from "../adapters/build/job.ts";
@@ -15,7 +16,7 @@ import { kubeRequestMs } from "../adapters/http/timeouts.ts";
 import { missingPermissions } from "../adapters/kube/access-review.ts";
 import { apiClient, kubeConfig } from "../adapters/kube/client.ts";
 import { ApiServerIdentity, type Identity } from "../adapters/kube/identity.ts";
-import type { KubeTarget } from "../adapters/kube/kubeconfig.ts";
+import { inClusterKubeconfig, type KubeTarget } from "../adapters/kube/kubeconfig.ts";
 import { RegistryV2 } from "../adapters/registry/registry.ts";
 import { allReporters } from "../adapters/report/fan-out.ts";
 import { configuredReceivers } from "../adapters/report/receivers.ts";
@@ -54,7 +55,7 @@ export interface Cluster {
 export function helmReleases(config: Config, deps: Pick<HelmOptions, "exec" | "log"> & Partial<HelmOptions>): HelmReleases {
   return new HelmReleases({
     bin: config.helmBin, release: config.release, namespace: config.deployNamespace, image: config.image,
-    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds, wait: config.helmWait, memoryLimitBytes: config.helmMemoryLimitBytes,
+    imageRepositoryKey: config.imageRepositoryKey, imageTagKey: config.imageTagKey, timeoutSeconds: config.helmTimeoutSeconds, wait: config.helmWait, memoryLimitBytes: config.helmMemoryLimitBytes, serviceTypes: config.serviceTypes,
     // What is left of the lease when the fence trips is a quarter of it; stop well within that.
     fencedGraceMs: Math.max(1_000, config.leaseSeconds * 250 - 2_000),
     kubeconfig: config.kubeconfig, context: config.context, actAs: deployIdentity(config),
@@ -75,8 +76,11 @@ export function createCluster(deps: ClusterDeps): Cluster {
   const asDeploy = { authorization: apiClient(kc, AuthorizationV1Api, deadline, actAs), core: apiClient(kc, CoreV1Api, deadline, actAs) };
   const exec = createExec(childEnv(env), secrets);
   const clusterProblems = async () => deployProblems(config, authorization, asDeploy);
+  // In a pod, helm gets the ServiceAccount as a kubeconfig file: with --kube-as-user it would not
+  // find the in-cluster configuration by itself.
+  const helmKubeconfig = config.kubeconfig === undefined && deps.target.inCluster ? inClusterKubeconfig(deps.target, tmpdir()) : config.kubeconfig;
   const releases = helmReleases(config, {
-    exec, log, clusterProblems,
+    exec, log, clusterProblems, kubeconfig: helmKubeconfig,
     watchRollout: (image, stop) => watchRollout(core, config.deployNamespace, image, log, stop),
     // The app's own log lines travel on to the state, GitHub and the webhook: scrubbed like ours.
     gatherEvidence: async (image) => {

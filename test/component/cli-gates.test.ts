@@ -39,14 +39,14 @@ describe("status, plan and approve with gates", () => {
     expect(status.code, status.err).toBe(0);
     expect(JSON.parse(status.out)).toMatchObject({
       head: { sha: B, deployed: false },
-      gate: { sha: B, action: "hold", gate: "approval", reason: "waiting for approval: `ci-runner approve bbbbbbbbbbbb`", until: null },
+      gate: { sha: B, action: "hold", gate: "approval", reason: `waiting for approval: \`ci-runner approve ${B}\``, until: null },
       approved: null,
     });
     const plan = await cli(world, ["plan", "-o", "json"], env);
     expect(plan.code, plan.err).toBe(0);
     expect(JSON.parse(plan.out)).toMatchObject({ gate: "approval", action: { kind: "hold", sha: B, gate: "approval" } });
 
-    const approve = await cli(world, ["approve", "bbbbbbbb"], env);
+    const approve = await cli(world, ["approve", B], env);
     expect(approve.code, approve.err).toBe(0);
     expect(approve.out).toContain(`Approved ${B} as ada@example.com at 2026-11-18T12:00:00.000Z.`);
     const table = await cli(world, ["status"], env);

@@ -162,11 +162,11 @@ describe("gates in a whole pass", () => {
   it("approval holds the head until `ci-runner approve`, which records who and when", async () => {
     const world = await deployedA();
     const policy: GatePolicy = { ...NO_GATES, approval: true };
-    expect(await sync(world, policy)).toMatchObject({ kind: "waiting", gate: "approval", reason: "waiting for approval: `ci-runner approve bbbbbbbbbbbb`" });
+    expect(await sync(world, policy)).toMatchObject({ kind: "waiting", gate: "approval", reason: `waiting for approval: \`ci-runner approve ${B}\`` });
     expect(world.helmDeploys).toEqual([A]);
     const out: string[] = [];
     const identity = { whoAmI: async () => "system:serviceaccount:cicd:release-manager" };
-    expect(await runApprove({ state: world.store(), source: world.source(), identity, clock: { now: () => world.now } }, "bbbbbbb", (t) => out.push(t))).toBe(0);
+    expect(await runApprove({ state: world.store(), identity, clock: { now: () => world.now } }, B, (t) => out.push(t))).toBe(0);
     expect(world.state.approved).toEqual({ sha: B, by: "system:serviceaccount:cicd:release-manager", at: world.now.toISOString() });
     expect(out.join("")).toMatch(/^Approved b{40} as system:serviceaccount:cicd:release-manager at /);
     expect(await sync(world, policy)).toMatchObject({ kind: "deployed", sha: B });
@@ -174,14 +174,15 @@ describe("gates in a whole pass", () => {
     expect(world.state.approved?.sha).toBe(B);
   });
 
-  it("approve refuses an abbreviation that is not the head, and a full SHA needs no GitHub", async () => {
+  it("approve takes the full SHA only: a prefix could match a commit ground to look like the reviewed one", async () => {
     const world = await deployedA();
-    const deps = { state: world.store(), source: world.source(), identity: { whoAmI: async () => "ada" }, clock: { now: () => world.now } };
-    await expect(runApprove(deps, "cccc", () => {})).rejects.toThrow(/commit cccc is not the branch head/);
+    const deps = { state: world.store(), identity: { whoAmI: async () => "ada" }, clock: { now: () => world.now } };
     world.calls = [];
-    await runApprove({ ...deps, source: undefined }, C, () => {});
+    await expect(runApprove(deps, B.slice(0, 12), () => {})).rejects.toThrow(/is an abbreviated SHA; an approval names the full 40-character commit SHA/);
+    await expect(runApprove(deps, "main", () => {})).rejects.toThrow(/is not a commit SHA/);
+    expect(world.calls).toEqual([]);
+    await runApprove(deps, C, () => {});
     expect(world.calls).toEqual(["state.read", "state.write"]);
-    await expect(runApprove({ ...deps, source: undefined }, "cccc", () => {})).rejects.toThrow(/needs REPO/);
   });
 
   it("a freeze holds the deploy and says until when; one that begins while the image builds holds its deploy", async () => {
@@ -212,7 +213,7 @@ describe("gates in a whole pass", () => {
     const world = await deployedA();
     const writes = world.stateWrites;
     const planned = await plannedAction(passContext(world.ports(), { policy: { ...NO_GATES, approval: true } }));
-    expect(planned).toEqual({ recorded: false, action: { kind: "hold", sha: B, gate: "approval", reason: "waiting for approval: `ci-runner approve bbbbbbbbbbbb`" } });
+    expect(planned).toEqual({ recorded: false, action: { kind: "hold", sha: B, gate: "approval", reason: `waiting for approval: \`ci-runner approve ${B}\`` } });
     expect(world.stateWrites).toBe(writes);
   });
 });

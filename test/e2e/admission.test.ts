@@ -253,6 +253,46 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
   }
 });
 
+describe.skipIf(skip !== undefined)("the deploy and state policies: what helm's identity and the runners may never write", () => {
+  let world: World;
+  beforeAll(async () => {
+    if (!("info" in e2e)) return;
+    world = await e2eWorld(e2e.info);
+  });
+  afterAll(async () => world?.close());
+
+  const asDeployIdentity = (service: object) => api(world.info.server, world.info.adminToken, world.info.caCert, "/api/v1/namespaces/app/services?dryRun=All", {
+    method: "POST", body: JSON.stringify(service), impersonate: "system:serviceaccount:app:ci-runner-deploy",
+  });
+
+  it("the state policy: a runner may not approve, nor write the build policy's params", async () => {
+    const kubeconfig = await world.serviceAccountKubeconfig("cicd", "ci-runner-app");
+    const { clusters, users } = parse(readFileSync(kubeconfig, "utf8")) as { clusters: { cluster: { server: string } }[]; users: { user: { token: string } }[] };
+    const asRunner = (path: string, init: Parameters<typeof api>[4]) => api(clusters[0]?.cluster.server ?? "", users[0]?.user.token ?? "", world.info.caCert, path, init);
+    const state = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ci-runner-app", labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "app" }, annotations: { "ci-runner.dev/approved-sha": "a".repeat(40), "ci-runner.dev/approved-by": "system:serviceaccount:cicd:ci-runner-app" } } };
+    const approving = await asRunner("/api/v1/namespaces/cicd/configmaps?dryRun=All", { method: "POST", body: JSON.stringify(state) });
+    expect(approving.status, approving.text).toBe(403);
+    expect((approving.json() as { message: string }).message).toMatch(/ValidatingAdmissionPolicy 'ci-runner-state'.*a runner may not approve/);
+    const { annotations: _approval, ...plain } = state.metadata;
+    const unapproved = await asRunner("/api/v1/namespaces/cicd/configmaps?dryRun=All", { method: "POST", body: JSON.stringify({ ...state, metadata: plain }) });
+    expect([201, 409], unapproved.text).toContain(unapproved.status); // its state, unapproved: admitted (or already there)
+    const params = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ci-runner-build-policy" }, data: { kanikoImages: "evil.example/anything:latest" } };
+    const forging = await asRunner("/api/v1/namespaces/cicd/configmaps?dryRun=All", { method: "POST", body: JSON.stringify(params) });
+    // Validating admission answers before storage would say AlreadyExists.
+    expect(forging.status, forging.text).toBe(403);
+    expect((forging.json() as { message: string }).message).toMatch(/a runner may not write the build policy's params/);
+  });
+
+  it("a Service with externalIPs is refused, naming CVE-2020-8554; an ordinary one is admitted", async () => {
+    const service = (extra: object) => ({ apiVersion: "v1", kind: "Service", metadata: { name: "grab" }, spec: { ports: [{ port: 80 }], ...extra } });
+    const ordinary = await asDeployIdentity(service({}));
+    expect(ordinary.status, ordinary.text).toBe(201);
+    const grab = await asDeployIdentity(service({ externalIPs: ["10.96.0.1"] }));
+    expect(grab.status, grab.text).toBe(403);
+    expect((grab.json() as { message: string }).message).toMatch(/ValidatingAdmissionPolicy 'ci-runner-deploy-services'.*Service grab refused: externalIPs \(10\.96\.0\.1\) would capture traffic to those addresses across the cluster \(CVE-2020-8554\)/);
+  });
+});
+
 describe("the build policy's params are in step with the CronJobs it guards", () => {
   const docs = (...path: string[]) => parseAllDocuments(readFileSync(join(REPO_ROOT, "manifests", ...path), "utf8")).map((d) => d.toJSON());
   const params = docs("base", "build-policy.yaml").find((o) => o.kind === "ConfigMap").data as Record<string, string>;

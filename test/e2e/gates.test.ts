@@ -165,10 +165,10 @@ describe.skipIf(skip !== undefined)("gates on the real control plane", () => {
     const head = app.commit();
     await sync(app, approval);
     expect(jobsCreated(app.name)).toBe(1);
-    expect(await json(app, ["status"], approval)).toMatchObject({ gate: { sha: head, gate: "approval", reason: `waiting for approval: \`ci-runner approve ${head.slice(0, 12)}\`` } });
+    expect(await json(app, ["status"], approval)).toMatchObject({ gate: { sha: head, gate: "approval", reason: `waiting for approval: \`ci-runner approve ${head}\`` } });
     expect(await json(app, ["plan"], approval)).toMatchObject({ gate: "approval" });
 
-    const approve = await world.run(["approve", head.slice(0, 10)], app.env("helm4", approval));
+    const approve = await world.run(["approve", head], app.env("helm4", approval));
     expect(approve.code, approve.stderr).toBe(0);
     const state = await annotations(app.name);
     expect(state["ci-runner.dev/approved-sha"]).toBe(head);
@@ -181,7 +181,12 @@ describe.skipIf(skip !== undefined)("gates on the real control plane", () => {
     const next = app.commit();
     await sync(app, approval);
     expect(jobsCreated(app.name)).toBe(2);
-    execFileSync(world.info.kubectl, ["--kubeconfig", world.info.kubeconfig, "-n", "cicd", "annotate", "--overwrite", "configmap", `ci-runner-${app.name}`, `ci-runner.dev/approved-sha=${next}`]);
+    // By hand, an approval names who gave it: the annotation alone is refused by the state policy,
+    // and the approver must be the user the API server knows (here: admin).
+    const annotate = (...pairs: string[]) => execFileSync(world.info.kubectl, ["--kubeconfig", world.info.kubeconfig, "-n", "cicd", "annotate", "--overwrite", "configmap", `ci-runner-${app.name}`, ...pairs], { stdio: ["pipe", "pipe", "pipe"] });
+    expect(() => annotate(`ci-runner.dev/approved-sha=${next}`)).toThrow(/ValidatingAdmissionPolicy 'ci-runner-state'.*an approval names who gave it: set ci-runner.dev\/approved-by to admin/);
+    expect(() => annotate(`ci-runner.dev/approved-sha=${next}`, "ci-runner.dev/approved-by=someone-else")).toThrow(/set ci-runner.dev\/approved-by to admin/);
+    annotate(`ci-runner.dev/approved-sha=${next}`, "ci-runner.dev/approved-by=admin");
     await sync(app, approval);
     expect(await deployedImage(app.name)).toBe(`${app.image}:${next}`);
   });

@@ -89,8 +89,8 @@ const rows: [string, Case, Action][] = [
     hold("checks", 'waiting: check "ci/jenkins" is pending: https://ci.example/ci/jenkins')],
   ["a named check missing everywhere: held", obs(TEST_CHECK, { checkRuns: [check("test", "success")], statuses: [] }), hold("checks", 'waiting: check "ci/jenkins" has not reported yet')],
   // Approval
-  ["approval required, none: held", obs(APPROVAL, {}), hold("approval", "waiting for approval: `ci-runner approve aaaaaaaaaaaa`")],
-  ["an older commit's approval does not count", obs(APPROVAL, {}, { ...deployedB, approved: { sha: B, by: "ada", at: AT } }), hold("approval", "waiting for approval: `ci-runner approve aaaaaaaaaaaa`")],
+  ["approval required, none: held", obs(APPROVAL, {}), hold("approval", `waiting for approval: \`ci-runner approve ${A}\``)],
+  ["an older commit's approval does not count", obs(APPROVAL, {}, { ...deployedB, approved: { sha: B, by: "ada", at: AT } }), hold("approval", `waiting for approval: \`ci-runner approve ${A}\``)],
   ["approved by hand with kubectl (no who, no when): built", obs(APPROVAL, {}, { ...deployedB, approved: { sha: A } }), build],
   // Freeze windows
   ["inside the weekend freeze: held until Monday 08:00 Berlin", obs(FREEZE, {}, deployedB, FRIDAY_EVENING),

@@ -9,6 +9,7 @@ import type { Evidence, ReleaseObservation, ReleaseStatus } from "../../reconcil
 import { evidenceDetails } from "./evidence.ts";
 import { errorSummary, type Exec, type ExecResult, type Termination } from "../exec.ts";
 import { parseJsonOrUndefined } from "../json.ts";
+import { chartViolations, renderedObjects } from "./chart-policy.ts";
 
 export interface HelmOptions {
   readonly bin: string;
@@ -20,6 +21,8 @@ export interface HelmOptions {
   readonly timeoutSeconds: number;
   /** Helm 4's wait strategy; Helm 3 has one of its own. */
   readonly wait: "watcher" | "legacy";
+  /** Service types the chart may create (SERVICE_TYPES); see chart-policy.ts. */
+  readonly serviceTypes: readonly string[];
   /**
    * The data limit of every helm process but `helm version`, in bytes (set through the shell's
    * `ulimit -d`, which POSIX shells have). A chart that needs more makes helm fail (the Go runtime
@@ -140,15 +143,39 @@ export class HelmReleases implements ReleaseManager {
       ...(major === 4 ? ["--rollback-on-failure", `--wait=${o.wait}`] : ["--atomic", "--wait"]),
       "--timeout", `${o.timeoutSeconds}s`,
       "--history-max", "10",
-      ...request.valuesFiles.flatMap((file) => ["--values", file]),
-      "--set-string", `${o.imageRepositoryKey}=${o.image}`,
-      "--set-string", `${o.imageTagKey}=${request.sha}`,
+      ...this.#values(request),
       "--output", "json",
     ];
   }
 
+  /** The values the release gets: the files, then the image and its tag (the commit). */
+  #values(request: DeployRequest): string[] {
+    const o = this.#o;
+    return [
+      ...request.valuesFiles.flatMap((file) => ["--values", file]),
+      "--set-string", `${o.imageRepositoryKey}=${o.image}`,
+      "--set-string", `${o.imageTagKey}=${request.sha}`,
+    ];
+  }
+
+  /**
+   * The chart rendered as the upgrade would render it (hooks included), without the cluster, and
+   * held to chart-policy.ts: what the chart may not do is refused before anything is applied, as
+   * this commit's failure.
+   */
+  async #checkRendered(request: DeployRequest): Promise<void> {
+    const o = this.#o;
+    const rendered = await this.#run(["template", o.release, request.chartDir, "--namespace", o.namespace, ...this.#values(request)], READ_TIMEOUT_MS);
+    if (rendered.startError || rendered.exitCode === 127) throw (await this.#ourFault("template", rendered)) ?? new ConfigError(`cannot run helm (${o.bin})`, "install Helm 3 or 4 on PATH or set HELM_BIN");
+    if (rendered.exitCode === 2) throw new AttemptFailure(`helm template of ${o.release} crashed (exit 2): ${this.#crash(rendered)}`);
+    if (rendered.exitCode !== 0) throw new AttemptFailure(`helm could not render the chart of ${o.release}: ${errorSummary(rendered.stderr)}`);
+    const problems = chartViolations(renderedObjects(rendered.stdout), { namespace: o.namespace, serviceTypes: o.serviceTypes });
+    if (problems.length > 0) throw new AttemptFailure(`the chart of ${o.release} is refused: ${problems.join("; ")}`);
+  }
+
   async deploy(request: DeployRequest, fence: AbortSignal): Promise<{ revision: number | undefined }> {
     await this.#dependencies(request.chartDir);
+    await this.#checkRendered(request);
     const [, ...args] = await this.deployArgv(request);
     // SIGTERM makes helm (3.17 and 4.x) cancel its wait and take the failure path, which with
     // --atomic / --rollback-on-failure rolls back: the release ends at the previous revision.

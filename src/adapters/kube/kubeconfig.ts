@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ConfigError } from "../../errors.ts";
@@ -129,4 +129,24 @@ export function staticAccess(target: KubeTarget): StaticAccess | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A kubeconfig file for a child (helm) in a pod: the ServiceAccount's CA and token by path (so a
+ * rotated token is read afresh), the API server from the pod's environment. A child given
+ * `--kube-as-user` does not fall back to in-cluster configuration by itself (client-go uses it only
+ * when nothing overrides the defaults), so it is handed this file instead. It holds no secret.
+ */
+export function inClusterKubeconfig(target: KubeTarget, dir: string): string {
+  const host = target.serviceHost ?? "";
+  const server = `https://${host.includes(":") ? `[${host}]` : host}:${target.servicePort ?? "443"}`;
+  const file = join(dir, `ci-runner-${process.pid}.kubeconfig`);
+  const config = {
+    apiVersion: "v1", kind: "Config", "current-context": "in-cluster",
+    clusters: [{ name: "in-cluster", cluster: { server, "certificate-authority": join(SERVICE_ACCOUNT, "ca.crt") } }],
+    users: [{ name: "service-account", user: { tokenFile: join(SERVICE_ACCOUNT, "token") } }],
+    contexts: [{ name: "in-cluster", context: { cluster: "in-cluster", user: "service-account" } }],
+  };
+  writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
 }

@@ -13,6 +13,8 @@ const HEAD = "fedcba9876543210fedcba9876543210fedcba98";
 const IMAGE = `registry.local:5000/acme/shop:${SHA}`;
 const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.2.4" };
 const OPEN = new AbortController().signal;
+/** `helm template`, as deploy runs it before the upgrade. */
+const RENDERED = { argv: ["template", "shop", "/c", "--namespace", "shop-dev", "--set-string", "image.repository=registry.local:5000/acme/shop", "--set-string", `image.tag=${SHA}`], stdout: "" };
 const CRASH: Evidence = {
   summary: 'pod shop-1: app: waiting CrashLoopBackOff, last exit code 3, 2 restarts; BackOff: Back-off restarting failed container app (x4); last log line: "fatal: no DATABASE_URL"',
   pods: [{ pod: "shop-1", containers: ["app: waiting CrashLoopBackOff, last exit code 3, 2 restarts"], events: ["BackOff: Back-off restarting failed container app (x4)"], logTail: ["starting", "fatal: no DATABASE_URL"] }],
@@ -31,7 +33,7 @@ function helm(steps: ToolStep[], timeoutSeconds: number, extra: { watchRollout?:
   const tool = fakeTool(steps);
   const releases = new HelmReleases({
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop", imageRepositoryKey: "image.repository", imageTagKey: "image.tag",
-    timeoutSeconds, wait: "watcher", fencedGraceMs: 5_000, actAs: "system:serviceaccount:shop-dev:ci-runner-deploy", kubeconfig: undefined, context: undefined, exec: createExec({ ...childEnv(process.env as Record<string, string>), ...tool.env }, new Secrets()), log: testLog(),
+    timeoutSeconds, wait: "watcher", serviceTypes: ["ClusterIP"], fencedGraceMs: 5_000, actAs: "system:serviceaccount:shop-dev:ci-runner-deploy", kubeconfig: undefined, context: undefined, exec: createExec({ ...childEnv(process.env as Record<string, string>), ...tool.env }, new Secrets()), log: testLog(),
     ...extra,
   });
   return { releases, tool };
@@ -40,7 +42,7 @@ function helm(steps: ToolStep[], timeoutSeconds: number, extra: { watchRollout?:
 describe("rollback evidence, kept before helm's rollback erases it", () => {
   it("a crash loop: gathered at the early end, before helm is stopped; the error adds the Event and the last log line", async () => {
     const order: string[] = [];
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(120), untilTerm: true, stderr: "Error: UPGRADE FAILED: context canceled\n", exit: 1 }], 120, {
+    const { releases, tool } = helm([RENDERED, v4, { argv: upgradeArgv(120), untilTerm: true, stderr: "Error: UPGRADE FAILED: context canceled\n", exit: 1 }], 120, {
       watchRollout: async () => {
         await new Promise((r) => setTimeout(r, 300));
         return "container app of pod shop-1 keeps crashing (CrashLoopBackOff, exit code 3, 2 restarts)";
@@ -56,7 +58,7 @@ describe("rollback evidence, kept before helm's rollback erases it", () => {
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toBe("helm upgrade of shop was ended early and rolled back: container app of pod shop-1 keeps crashing (CrashLoopBackOff, exit code 3, 2 restarts); "
       + 'BackOff: Back-off restarting failed container app (x4); last log line: "fatal: no DATABASE_URL"');
-    expect(order).toEqual(["gathered while helm ran: version,upgrade"]);
+    expect(order).toEqual(["gathered while helm ran: template,version,upgrade"]);
     expect((error as AttemptFailure).details).toEqual({ rolledBack: true, evidence: CRASH });
     tool.verify();
   });
@@ -65,7 +67,7 @@ describe("rollback evidence, kept before helm's rollback erases it", () => {
     const timeout = 3;
     let gatheredAt = 0;
     const started = Date.now();
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(timeout), afterMs: 2500, stderr: "Error: UPGRADE FAILED: release shop failed, and has been rolled back due to rollback-on-failure being set: context deadline exceeded\n", exit: 1 }], timeout, {
+    const { releases, tool } = helm([RENDERED, v4, { argv: upgradeArgv(timeout), afterMs: 2500, stderr: "Error: UPGRADE FAILED: release shop failed, and has been rolled back due to rollback-on-failure being set: context deadline exceeded\n", exit: 1 }], timeout, {
       gatherEvidence: async () => {
         gatheredAt = Date.now() - started;
         return NOT_READY;
@@ -81,7 +83,7 @@ describe("rollback evidence, kept before helm's rollback erases it", () => {
 
   it("a deploy that succeeds before the timer gathers nothing", async () => {
     let gathered = 0;
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(120), stdout: '{"version": 3}' }], 120, {
+    const { releases, tool } = helm([RENDERED, v4, { argv: upgradeArgv(120), stdout: '{"version": 3}' }], 120, {
       gatherEvidence: async () => void gathered++,
     });
     expect(await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN)).toEqual({ revision: 3 });

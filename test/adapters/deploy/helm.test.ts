@@ -24,13 +24,18 @@ function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string;
   secrets.add("tkn_must_not_leak_123");
   const releases = new HelmReleases({
     bin: FAKE_TOOL, release: "shop", namespace: "shop-dev", image: "registry.local:5000/acme/shop",
-    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: extra.timeoutSeconds ?? 120, wait: extra.wait ?? "watcher", fencedGraceMs: 5_000, actAs: ACT_AS,
+    imageRepositoryKey: "image.repository", imageTagKey: "image.tag", timeoutSeconds: extra.timeoutSeconds ?? 120, wait: extra.wait ?? "watcher", serviceTypes: ["ClusterIP"], fencedGraceMs: 5_000, actAs: ACT_AS,
     kubeconfig: extra.kubeconfig, context: extra.context, exec: createExec({ ...env, ...tool.env }, secrets), log: testLog(),
     ...(extra.watchRollout ? { watchRollout: extra.watchRollout } : {}),
     ...(extra.gatherEvidence ? { gatherEvidence: extra.gatherEvidence } : {}),
     ...(extra.clusterProblems ? { clusterProblems: extra.clusterProblems } : {}),
   });
   return { releases, tool };
+}
+
+/** `helm template`, as deploy runs it before the upgrade; `stdout` is what the chart renders. */
+function rendered(chartDir: string, values: string[] = [], stdout = "") {
+  return { argv: ["template", "shop", chartDir, "--namespace", "shop-dev", ...values, "--set-string", "image.repository=registry.local:5000/acme/shop", "--set-string", `image.tag=${SHA}`], stdout };
 }
 
 function upgradeArgv(major: 3 | 4, chartDir: string, extra: string[] = [], wait = "watcher", timeout = 120) {
@@ -42,19 +47,19 @@ function upgradeArgv(major: 3 | 4, chartDir: string, extra: string[] = [], wait 
 
 describe("helm adapter", () => {
   it.each([[3, v3], [4, v4]] as const)("deploys with the atomic flags of Helm %i and the immutable SHA tag", async (major, version) => {
-    const { releases, tool } = helm([version, { argv: upgradeArgv(major, "/nonexistent/chart"), stdout: JSON.stringify({ version: 7, info: { status: "deployed" } }) }]);
+    const { releases, tool } = helm([rendered("/nonexistent/chart"), version, { argv: upgradeArgv(major, "/nonexistent/chart"), stdout: JSON.stringify({ version: 7, info: { status: "deployed" } }) }]);
     expect(await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/nonexistent/chart", valuesFiles: [] }, OPEN)).toEqual({ revision: 7 });
     expect(tool.calls().every((c) => !c.envKeys.includes("GIT_TOKEN"))).toBe(true);
     tool.verify();
   });
 
   it("HELM_WAIT=legacy gives Helm 4 its legacy waiter; a watcher that waited out HELM_TIMEOUT says what to try, a legacy one does not", async () => {
-    const legacy = helm([v4, { argv: upgradeArgv(4, "/c", [], "legacy"), stdout: "{}" }], { wait: "legacy" });
+    const legacy = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c", [], "legacy"), stdout: "{}" }], { wait: "legacy" });
     await legacy.releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN);
     legacy.tool.verify();
     const stderr = "Error: UPGRADE FAILED: resource Widget/w not ready. status: InProgress, message: ...: context deadline exceeded\n";
     for (const wait of ["watcher", "legacy"] as const) {
-      const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c", [], wait, 1), afterMs: 1_100, stderr, exit: 1 }], { wait, timeoutSeconds: 1 });
+      const { releases, tool } = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c", [], wait, 1), afterMs: 1_100, stderr, exit: 1 }], { wait, timeoutSeconds: 1 });
       const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AttemptFailure);
       if (wait === "watcher") expect((error as Error).message).toMatch(/it waited all of HELM_TIMEOUT: if the chart has custom resources whose status Helm's watcher cannot read, set HELM_WAIT=legacy$/);
@@ -64,7 +69,7 @@ describe("helm adapter", () => {
   });
 
   it("a helm that crashes (the Go runtime's exit 2: out of its memory limit, or a panic) fails the commit's attempt, naming the limit", async () => {
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr: "fatal error: runtime: out of memory\n\nruntime stack:\nruntime.throw(...)\n", exit: 2 }], {
+    const { releases, tool } = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c"), stderr: "fatal error: runtime: out of memory\n\nruntime stack:\nruntime.throw(...)\n", exit: 2 }], {
       clusterProblems: async () => [],
     });
     const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
@@ -73,10 +78,20 @@ describe("helm adapter", () => {
     tool.verify();
   });
 
+  it("a chart that renders what it may not (a forged release record) is refused before anything is applied, as the commit's failure", async () => {
+    const forged = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sh.helm.release.v1.shop.v999\n  labels: {owner: helm, status: pending-upgrade}\ntype: helm.sh/release.v1\n";
+    const { releases, tool } = helm([rendered("/c", [], forged)]);
+    const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptFailure);
+    expect((error as Error).message).toBe("the chart of shop is refused: Secret sh.helm.release.v1.shop.v999 poses as a Helm release record (type helm.sh/release.v1)");
+    expect(tool.calls().map((c) => c.argv[0])).toEqual(["template"]);
+    tool.verify();
+  });
+
   it("builds chart dependencies first when the chart declares them", async () => {
     const chart = mkdtempSync(join(tmpdir(), "chart-"));
     writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: file://../redis\n");
-    const { releases, tool } = helm([{ argv: ["dependency", "build", chart], stdout: "Saving 1 charts" }, v4, { argv: upgradeArgv(4, chart), stdout: "{}" }]);
+    const { releases, tool } = helm([{ argv: ["dependency", "build", chart], stdout: "Saving 1 charts" }, rendered(chart), v4, { argv: upgradeArgv(4, chart), stdout: "{}" }]);
     await releases.deploy({ sha: SHA, headSha: SHA, chartDir: chart, valuesFiles: [] }, OPEN);
     tool.verify();
   });
@@ -85,13 +100,13 @@ describe("helm adapter", () => {
     const argv = [...upgradeArgv(3, "/c")];
     argv.splice(6, 0, "--kubeconfig", "/k", "--kube-context", "dev");
     argv.splice(argv.indexOf("--set-string"), 0, "--values", "/repo/values-dev.yaml");
-    const { releases, tool } = helm([v3, { argv, stdout: "{}" }], { kubeconfig: "/k", context: "dev" });
+    const { releases, tool } = helm([rendered("/c", ["--values", "/repo/values-dev.yaml"]), v3, { argv, stdout: "{}" }], { kubeconfig: "/k", context: "dev" });
     expect(await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: ["/repo/values-dev.yaml"] }, OPEN)).toEqual({ revision: undefined });
     tool.verify();
   });
 
   it("a KUBECONFIG list goes to helm as its KUBECONFIG variable (its flag takes one file)", async () => {
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stdout: "{}" }], { kubeconfig: "/a:/b" });
+    const { releases, tool } = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c"), stdout: "{}" }], { kubeconfig: "/a:/b" });
     await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN);
     expect(tool.calls()[1]?.envKeys).toContain("KUBECONFIG");
     expect(tool.calls()[1]?.argv).not.toContain("--kubeconfig");
@@ -100,7 +115,7 @@ describe("helm adapter", () => {
 
   it("a failed upgrade is a failed attempt with a short summary, secrets scrubbed", async () => {
     const stderr = "walk.go:75: found symbolic link\nError: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token tkn_must_not_leak_123)\n";
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }]);
+    const { releases, tool } = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }]);
     const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toBe("helm upgrade of shop failed and was rolled back: Error: UPGRADE FAILED: release shop failed, and has been rolled back due to atomic being set: context deadline exceeded (token [REDACTED])");
@@ -110,7 +125,7 @@ describe("helm adapter", () => {
   it("new pods that crash-loop end the attempt early: helm gets SIGTERM (it rolls back) and the error names the crash", async () => {
     const crash = "container app of pod shop-7d-x keeps crashing (CrashLoopBackOff, exit code 3, 2 restarts)";
     const watched: string[] = [];
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), untilTerm: true, stderr: "Release shop has been cancelled.\nError: UPGRADE FAILED: context canceled\n", exit: 1 }], {
+    const { releases, tool } = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c"), untilTerm: true, stderr: "Release shop has been cancelled.\nError: UPGRADE FAILED: context canceled\n", exit: 1 }], {
       watchRollout: async (image) => {
         watched.push(image);
         await new Promise((r) => setTimeout(r, 300)); // helm is running by then
@@ -121,25 +136,25 @@ describe("helm adapter", () => {
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toBe(`helm upgrade of shop was ended early and rolled back: ${crash}`);
     expect(watched).toEqual([`registry.local:5000/acme/shop:${SHA}`]);
-    expect(tool.calls().map((c) => c.argv[0])).toEqual(["version", "upgrade", "<SIGTERM>"]);
+    expect(tool.calls().map((c) => c.argv[0])).toEqual(["template", "version", "upgrade", "<SIGTERM>"]);
     tool.verify();
   });
 
   it("the fence stops helm (SIGTERM) and the deploy ends as LeaseLost, not as the commit's failure", async () => {
     const fence = new AbortController();
     const lost = new LeaseLost("lease lost", "next tick");
-    const { releases, tool } = helm([v3, { argv: upgradeArgv(3, "/c"), untilTerm: true, stderr: "Error: UPGRADE FAILED: context canceled\n", exit: 1 }], {
+    const { releases, tool } = helm([rendered("/c"), v3, { argv: upgradeArgv(3, "/c"), untilTerm: true, stderr: "Error: UPGRADE FAILED: context canceled\n", exit: 1 }], {
       watchRollout: (_image, stop) => new Promise((resolve) => stop.addEventListener("abort", () => resolve(undefined))),
     });
     setTimeout(() => fence.abort(lost), 300);
     await expect(releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, fence.signal)).rejects.toBe(lost);
-    expect(tool.calls().map((c) => c.argv[0])).toEqual(["version", "upgrade", "<SIGTERM>"]);
+    expect(tool.calls().map((c) => c.argv[0])).toEqual(["template", "version", "upgrade", "<SIGTERM>"]);
     tool.verify();
   });
 
   it("an unreachable cluster is transient, not the commit's fault: our own question to the API server says so", async () => {
     const unreachable = new TransientError("asking the API server for our permissions (SelfSubjectAccessReview): cannot reach the Kubernetes API (connect ECONNREFUSED)");
-    const { releases, tool } = helm([v3, { argv: upgradeArgv(3, "/c"), stderr: "Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:6443: connect: connection refused\n", exit: 1 }], {
+    const { releases, tool } = helm([rendered("/c"), v3, { argv: upgradeArgv(3, "/c"), stderr: "Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:6443: connect: connection refused\n", exit: 1 }], {
       clusterProblems: async () => { throw unreachable; },
     });
     const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
@@ -152,7 +167,7 @@ describe("helm adapter", () => {
   it("\"forbidden\" in helm's output is the commit's failure when we lack no permission (a quota or a policy refused the chart's own object)", async () => {
     const stderr = 'Error: UPGRADE FAILED: failed to create resource: pods "x" is forbidden: exceeded quota: app-quota, requested: limits.memory=8Gi\n';
     const asked: string[] = [];
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }], { clusterProblems: async () => { asked.push("asked"); return []; } });
+    const { releases, tool } = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c"), stderr, exit: 1 }], { clusterProblems: async () => { asked.push("asked"); return []; } });
     const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttemptFailure);
     expect((error as Error).message).toContain("exceeded quota");
@@ -161,7 +176,7 @@ describe("helm adapter", () => {
   });
 
   it("a permission we lack is a config error naming it, whatever helm printed", async () => {
-    const { releases, tool } = helm([v4, { argv: upgradeArgv(4, "/c"), stderr: "Error: UPGRADE FAILED: resource mapping not found\n", exit: 1 }], {
+    const { releases, tool } = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c"), stderr: "Error: UPGRADE FAILED: resource mapping not found\n", exit: 1 }], {
       clusterProblems: async () => [`${ACT_AS} cannot create ingresses.networking.k8s.io in namespace shop-dev`],
     });
     const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, OPEN).catch((e: unknown) => e);
@@ -229,7 +244,7 @@ describe("helm adapter", () => {
   it("a missing helm binary is a config error", async () => {
     const releases = new HelmReleases({
       bin: "/nonexistent/helm", release: "shop", namespace: "shop-dev", image: "r/x", imageRepositoryKey: "image.repository", imageTagKey: "image.tag",
-      timeoutSeconds: 60, wait: "watcher", fencedGraceMs: 5_000, actAs: ACT_AS, kubeconfig: undefined, context: undefined, exec: createExec({ PATH: "/usr/bin" }, new Secrets()), log: testLog(),
+      timeoutSeconds: 60, wait: "watcher", serviceTypes: ["ClusterIP"], fencedGraceMs: 5_000, actAs: ACT_AS, kubeconfig: undefined, context: undefined, exec: createExec({ PATH: "/usr/bin" }, new Secrets()), log: testLog(),
     });
     await expect(releases.major()).rejects.toThrow(/cannot run helm/);
   });

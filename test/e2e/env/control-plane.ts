@@ -149,12 +149,12 @@ export interface ApiResponse {
 }
 
 /** One HTTPS request to the API server, trusting only our throwaway CA. */
-export function api(server: string, token: string, caCert: string, path: string, init: { method?: string; body?: string; contentType?: string } = {}): Promise<ApiResponse> {
+export function api(server: string, token: string, caCert: string, path: string, init: { method?: string; body?: string; contentType?: string; impersonate?: string } = {}): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     const request = httpsRequest(`${server}${path}`, {
       method: init.method ?? "GET",
       ca: readFileSync(caCert),
-      headers: { authorization: `Bearer ${token}`, "content-type": init.contentType ?? "application/json", accept: "application/json" },
+      headers: { authorization: `Bearer ${token}`, "content-type": init.contentType ?? "application/json", accept: "application/json", ...(init.impersonate ? { "impersonate-user": init.impersonate } : {}) },
       timeout: 10_000,
     }, (response) => {
       let text = "";
