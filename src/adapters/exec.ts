@@ -7,6 +7,8 @@ export interface ExecResult {
   readonly stderr: string;
   /** The command that could not be started (ENOENT...), as one line. */
   readonly startError?: string | undefined;
+  /** It ran past its timeout and was stopped. */
+  readonly timedOut?: boolean;
 }
 
 export interface ExecOptions {
@@ -51,6 +53,7 @@ export function createExec(baseEnv: Readonly<Record<string, string>>, secrets: S
       stdout: secrets.scrub(String(result.stdout ?? "")),
       stderr: secrets.scrub(String(result.stderr ?? "")),
       startError: notStarted ? secrets.scrub(result.shortMessage ?? "") : undefined,
+      timedOut: result.timedOut === true,
     };
   };
 }

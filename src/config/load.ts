@@ -32,8 +32,8 @@ export interface Config {
   readonly buildCache: boolean;
   readonly pushRetry: number;
   readonly buildResources: {
-    readonly requests: { readonly cpu?: string; readonly memory?: string };
-    readonly limits: { readonly cpu?: string; readonly memory?: string };
+    readonly requests: { readonly cpu?: string; readonly memory?: string; readonly "ephemeral-storage"?: string };
+    readonly limits: { readonly cpu?: string; readonly memory?: string; readonly "ephemeral-storage"?: string };
   };
   readonly imageRepositoryKey: string;
   readonly imageTagKey: string;
@@ -117,6 +117,8 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   buildMemoryRequest: memory,
   buildCpuLimit: cpu,
   buildMemoryLimit: memory,
+  buildStorageRequest: memory,
+  buildStorageLimit: memory,
   imageRepositoryKey: valuesKey,
   imageTagKey: valuesKey,
   valuesFiles: z.string().transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean)).pipe(z.array(relativePath)),
@@ -174,6 +176,17 @@ export function loadConfig(
     throw new ConfigError(`${problems.length} configuration problem${problems.length > 1 ? "s" : ""}`, "fix the settings listed above; `ci-runner help settings` lists every setting with its variable, flag and default", problems);
   }
   return { ...assemble(values), warnings };
+}
+
+/**
+ * The settings given by flag or environment (not defaults), as the variable and the raw text:
+ * what `ci-runner install` writes into the CronJob's environment.
+ */
+export function explicitSettings(env: Readonly<Record<string, string | undefined>>, flags: Readonly<Record<string, unknown>>): { setting: Setting; raw: string }[] {
+  return SETTINGS.flatMap((setting) => {
+    const { raw, source } = rawValue(setting, env, flags);
+    return raw === undefined || raw === "" || source.startsWith("default ") ? [] : [{ setting, raw }];
+  });
 }
 
 function rawValue(setting: Setting, env: Readonly<Record<string, string | undefined>>, flags: Readonly<Record<string, unknown>>) {
@@ -241,8 +254,9 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     buildCache: get("buildCache"),
     pushRetry: get("pushRetry"),
     buildResources: {
-      requests: defined({ cpu: get<string | undefined>("buildCpuRequest"), memory: get<string | undefined>("buildMemoryRequest") }),
-      limits: defined({ cpu: get<string | undefined>("buildCpuLimit"), memory: get<string | undefined>("buildMemoryLimit") }),
+      // Without a storage request the scheduler would reserve the whole limit on a node.
+      requests: defined({ cpu: get<string | undefined>("buildCpuRequest"), memory: get<string | undefined>("buildMemoryRequest"), "ephemeral-storage": get<string | undefined>("buildStorageRequest") }),
+      limits: defined({ cpu: get<string | undefined>("buildCpuLimit"), memory: get<string | undefined>("buildMemoryLimit"), "ephemeral-storage": get<string | undefined>("buildStorageLimit") }),
     },
     imageRepositoryKey: get("imageRepositoryKey"),
     imageTagKey: get("imageTagKey"),

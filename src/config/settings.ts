@@ -21,7 +21,7 @@ export type SettingKey =
   | "interval" | "maxRetries" | "gitToken" | "gitTokenSecret" | "registrySecret" | "registryInsecure"
   | "githubApiUrl" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext"
   | "buildArgs" | "snapshotMode" | "buildCache" | "pushRetry"
-  | "buildCpuRequest" | "buildMemoryRequest" | "buildCpuLimit" | "buildMemoryLimit"
+  | "buildCpuRequest" | "buildMemoryRequest" | "buildCpuLimit" | "buildMemoryLimit" | "buildStorageRequest" | "buildStorageLimit"
   | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "helmWait" | "helmMemoryLimit" | "serviceTypes" | "buildTimeout"
   | "stateConfigMap" | "leaseDuration" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel"
   | "githubAppId" | "githubAppPrivateKey" | "githubDeployments" | "githubEnvironment" | "githubEnvironmentUrl"

@@ -62,12 +62,15 @@ export function checksVerdict(policy: ChecksPolicy, runs: readonly Check[] | und
   if (policy.kind === "off") return { kind: "green" };
   if (runs === undefined) throw new Error("gates: the head's check runs were not observed");
   const all = [...runs, ...(statuses ?? [])];
-  const relevant = policy.kind === "all" ? all : all.filter((c) => policy.names.includes(c.name));
+  // A required check may name who must report it (`test@github-actions`): the commit's own
+  // workflow chooses check names, so a name alone can be reported green by anyone who can push.
+  const wanted = (c: Check) => policy.kind === "named" && policy.names.some((n) => requirement(n).matches(c));
+  const relevant = policy.kind === "all" ? all : all.filter(wanted);
   const failed = relevant.find((c) => c.state === "failure");
   if (failed !== undefined) return { kind: "failure", reason: `check "${failed.name}" failed${failed.url ? `: ${failed.url}` : ""}` };
   const pending = relevant.find((c) => c.state === "pending");
   if (pending !== undefined) return { kind: "pending", reason: `check "${pending.name}" is pending${pending.url ? `: ${pending.url}` : ""}` };
-  const missing = policy.kind === "named" ? policy.names.filter((n) => !relevant.some((c) => c.name === n)) : [];
+  const missing = policy.kind === "named" ? policy.names.filter((n) => !relevant.some((c) => requirement(n).matches(c))) : [];
   if (statuses === undefined && (policy.kind === "all" || missing.length > 0)) return { kind: "ask-statuses" };
   if (missing.length > 0) return { kind: "pending", reason: `check "${missing[0]}" has not reported yet` };
   if (relevant.length === 0) return { kind: "pending", reason: "no check has reported yet" };
@@ -78,6 +81,14 @@ export function checksVerdict(policy: ChecksPolicy, runs: readonly Check[] | und
 export interface Through {
   readonly kind: "through";
   readonly paths: PathVerdict;
+}
+
+/** A REQUIRED_CHECKS entry: a name, optionally `@` the App slug or login that must report it. */
+function requirement(entry: string): { matches: (c: Check) => boolean } {
+  const at = entry.lastIndexOf("@");
+  const name = at > 0 ? entry.slice(0, at) : entry;
+  const reporter = at > 0 ? entry.slice(at + 1) : undefined;
+  return { matches: (c) => c.name === name && (reporter === undefined || c.reporter === reporter) };
 }
 
 /**

@@ -165,6 +165,8 @@ export interface Check {
   readonly name: string;
   readonly state: CheckState;
   readonly url: string | undefined;
+  /** Who reported it: the check run's GitHub App (its slug), or the commit status's creator (login). */
+  readonly reporter?: string | undefined;
 }
 
 export interface GateObservation {

@@ -32,7 +32,7 @@ interface ConfigMap { metadata: { annotations?: Record<string, string> } }
  */
 function ownJob(name?: string, tokenSecret = "git-token"): V1Job {
   const config = loadConfig({
-    REPO: "acme/forged", IMAGE: "127.0.0.1:5000/acme/forged", CHART_PATH: "chart", RELEASE: "forged", KANIKO_IMAGE: "e2e.local/kaniko:ok",
+    REPO: "acme/forged", IMAGE: "127.0.0.1:5000/acme/forged", CHART_PATH: "chart", RELEASE: "app", KANIKO_IMAGE: "e2e.local/kaniko:ok",
     REGISTRY_SECRET: "regcred", GIT_TOKEN: TOKEN, GIT_TOKEN_SECRET: tokenSecret,
   }, {});
   const job = kanikoJob(config, "f".repeat(40), 1);
@@ -66,7 +66,7 @@ const REFUSALS: { what: string; job: V1Job; why: string }[] = [
   { what: "reads another Secret by secretKeyRef", why: `environment variable kaniko LOOT (Secret ${LOOT}) refused: ${ENV}`,
     job: forged("forged-secret-env", (_, c) => { c.env = [...(c.env ?? []), { name: "LOOT", valueFrom: { secretKeyRef: { name: LOOT, key: "token" } } }]; }) },
   { what: "reads another build's token Secret", why: `environment variable kaniko GIT_PASSWORD (Secret build-shop-0123456789ab-1-git-token) refused: ${ENV}`,
-    job: ownJob("build-forged-ffffffffffff-2", "build-shop-0123456789ab-1-git-token") },
+    job: ownJob("build-app-ffffffffffff-2", "build-shop-0123456789ab-1-git-token") },
   { what: "is named for a token Secret but is no build Job", why: `environment variable kaniko GIT_PASSWORD (Secret shop-git-token) refused: ${ENV}`,
     job: ownJob("shop", "shop-git-token") },
   { what: "imports a Secret with envFrom", why: "envFrom refused on container kaniko: a build pod reads the git token Secret by secretKeyRef only",
@@ -87,6 +87,15 @@ const REFUSALS: { what: string; job: V1Job; why: string }[] = [
     job: forged("forged-token", (pod) => { pod.automountServiceAccountToken = true; }) },
   { what: "runs as the runner's ServiceAccount", why: "a build pod runs as the ServiceAccount default; this one names ci-runner-app",
     job: forged("forged-service-account", (pod) => { pod.serviceAccountName = "ci-runner-app"; }) },
+  { what: "turns the executor into a shell", why: "a build pod runs the Kaniko executor with ci-runner's flags only (a git:// context, no command); refused: command sh -c cat /kaniko/.docker/config.json",
+    job: forged("forged-command", (_, c) => { c.command = ["sh", "-c", "cat /kaniko/.docker/config.json"]; }) },
+  { what: "passes the executor a flag ci-runner never does", why: "a build pod runs the Kaniko executor with ci-runner's flags only (a git:// context, no command); refused: --registry-mirror=evil.example",
+    job: forged("forged-flag", (_, c) => { c.args = [...(c.args ?? []), "--registry-mirror=evil.example"]; }) },
+  { what: "chooses its node", why: "a build pod chooses no node (nodeName, nodeSelector, tolerations, affinity), runtime class or priority class: the scheduler places it like any pod",
+    job: forged("forged-node", (pod) => { pod.nodeName = "localhost"; pod.tolerations = [{ operator: "Exists" }]; }) },
+  { what: "is labelled for another runner's release (which that runner would adopt)",
+    why: "a runner creates build Jobs for its own release only: system:serviceaccount:cicd:ci-runner-app builds for release app, and this Job is labelled ci-runner.dev/target: shop",
+    job: ((job) => ({ ...job, metadata: { ...job.metadata, name: "build-shop-ffffffffffff-1", labels: { ...job.metadata?.labels, "ci-runner.dev/target": "shop" } } }))(ownJob()) },
 ];
 
 // A skipped run says why: the host tools are missing on this machine (never with CI=true).
@@ -113,7 +122,7 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
   it("(a) ci-runner's own build Jobs are admitted: with the token Secret, without one, and with a GitHub App's Secret of the Job's own", async () => {
     const withToken = await create(ownJob(), "runner", "?dryRun=All");
     expect(withToken.status, withToken.text).toBe(201);
-    const config = loadConfig({ REPO: "acme/forged", IMAGE: "127.0.0.1:5000/acme/forged", CHART_PATH: "chart", RELEASE: "forged", KANIKO_IMAGE: "e2e.local/kaniko:slow", GIT_URL: "http://127.0.0.1:1/acme/forged.git" }, {});
+    const config = loadConfig({ REPO: "acme/forged", IMAGE: "127.0.0.1:5000/acme/forged", CHART_PATH: "chart", RELEASE: "app", KANIKO_IMAGE: "e2e.local/kaniko:slow", GIT_URL: "http://127.0.0.1:1/acme/forged.git" }, {});
     const publicRepo = await create(kanikoJob(config, "f".repeat(40), 1), "runner", "?dryRun=All");
     expect(publicRepo.status, publicRepo.text).toBe(201);
     const name = ownJob().metadata?.name ?? "";
@@ -188,10 +197,10 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
     const SECRETS = "/api/v1/namespaces/cicd/secrets";
     const LOOT_VALUE = Buffer.from("loot-value-never-seen").toString("base64");
     const SECRETS_DENIED = "ValidatingAdmissionPolicy 'ci-runner-build-secrets' with binding 'ci-runner-build-secrets' denied request";
-    const ONLY_OURS = "the runner may create or change only the token Secrets of its build Jobs (<build Job>-git-token, labelled app.kubernetes.io/managed-by: ci-runner)";
+    const ONLY_OURS = "the runner may create or change only the token Secrets of its own build Jobs (<build Job>-git-token, labelled app.kubernetes.io/managed-by: ci-runner and ci-runner.dev/target: app)";
     const asRunner = (path: string, init: Parameters<typeof api>[4]) => api(runner.server, runner.token, world.info.caCert, path, init);
     const merge = (body: unknown) => ({ method: "PATCH", body: JSON.stringify(body), contentType: "application/merge-patch+json" });
-    const ownTokenSecret = (name: string) => ({ apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name, labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "forged" } }, stringData: { token: "t" } });
+    const ownTokenSecret = (name: string) => ({ apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name, labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "app" } }, stringData: { token: "t" } });
     beforeAll(async () => {
       const created = await admin(SECRETS, { method: "POST", body: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: LOOT }, data: { token: LOOT_VALUE } }) });
       expect([201, 409]).toContain(created.status);
@@ -207,14 +216,18 @@ describe.skipIf(skip !== undefined)("the build policy: what the runner's token m
     });
 
     it("a ServiceAccount token Secret is refused: the token controller would fill it in", async () => {
-      const body = { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: "build-forged-ffffffffffff-1-git-token", labels: { "app.kubernetes.io/managed-by": "ci-runner" }, annotations: { "kubernetes.io/service-account.name": "ci-runner-app" } } };
+      const body = { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/service-account-token", metadata: { name: "build-app-ffffffffffff-1-git-token", labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "app" }, annotations: { "kubernetes.io/service-account.name": "ci-runner-app" } } };
       const response = await asRunner(SECRETS, { method: "POST", body: JSON.stringify(body) });
-      expect(refusal(response)).toMatchObject({ http: 403, message: `secrets "build-forged-ffffffffffff-1-git-token" is forbidden: ${SECRETS_DENIED}: Secret build-forged-ffffffffffff-1-git-token refused: a build token Secret is Opaque and labelled app.kubernetes.io/managed-by: ci-runner; this one is kubernetes.io/service-account-token` });
+      expect(refusal(response)).toMatchObject({ http: 403, message: `secrets "build-app-ffffffffffff-1-git-token" is forbidden: ${SECRETS_DENIED}: Secret build-app-ffffffffffff-1-git-token refused: a build token Secret is Opaque and labelled app.kubernetes.io/managed-by: ci-runner; this one is kubernetes.io/service-account-token` });
     });
 
     it("a Secret named otherwise is refused; a build Job's token Secret is created and patched", async () => {
       const other = await asRunner(SECRETS, { method: "POST", body: JSON.stringify(ownTokenSecret("loot-copy")) });
       expect(refusal(other)).toMatchObject({ http: 403, message: `secrets "loot-copy" is forbidden: ${SECRETS_DENIED}: Secret loot-copy refused: ${ONLY_OURS}` });
+      // Another runner's build token Secret: a patch would answer with its token.
+      const shops = { ...ownTokenSecret("build-shop-ffffffffffff-1-git-token"), metadata: { name: "build-shop-ffffffffffff-1-git-token", labels: { "app.kubernetes.io/managed-by": "ci-runner", "ci-runner.dev/target": "shop" } } };
+      const foreign = await asRunner(SECRETS, { method: "POST", body: JSON.stringify(shops) });
+      expect(refusal(foreign)).toMatchObject({ http: 403, message: `secrets "build-shop-ffffffffffff-1-git-token" is forbidden: ${SECRETS_DENIED}: Secret build-shop-ffffffffffff-1-git-token refused: ${ONLY_OURS}` });
       const name = tokenSecretName(ownJob().metadata?.name ?? "");
       const created = await asRunner(SECRETS, { method: "POST", body: JSON.stringify(ownTokenSecret(name)) });
       try {

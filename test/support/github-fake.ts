@@ -34,7 +34,12 @@ export interface MintedToken {
   readonly token: string;
   readonly expiresAt: number;
   readonly repos: readonly string[];
+  /** What the mint asked for; without `permissions` in the request, the installation's own. */
+  readonly permissions: Readonly<Record<string, string>>;
 }
+
+/** What the fake App's installation may do. */
+const INSTALLATION_PERMISSIONS = { contents: "read", deployments: "write", statuses: "write", metadata: "read" };
 
 const USER = (api: string) => ({
   login: "ci-runner-bot", id: 4242, node_id: "MDQ6VXNlcjQyNDI=", avatar_url: "https://avatars.githubusercontent.com/u/4242?v=4", gravatar_id: "",
@@ -148,15 +153,23 @@ export function githubFake(options: GitHubFakeOptions) {
       // ci-runner always narrows its token to the one repository it follows.
       if (repos.length === 0) problems.push(`POST ${path}: a token for every repository of the installation was asked for`);
       if (repos.some((r) => !options.app!.installedOn(r))) return error(res, 422, "There is at least one repository that does not exist or is not accessible to the parent installation."), true;
+      const asked = json().permissions as Record<string, string> | undefined;
+      const beyond = Object.entries(asked ?? {}).filter(([k, v]) => !(k in INSTALLATION_PERMISSIONS) || (v === "write" && INSTALLATION_PERMISSIONS[k as keyof typeof INSTALLATION_PERMISSIONS] !== "write"));
+      if (beyond.length > 0) return error(res, 422, "The permissions requested are not granted to this installation."), true;
+      const permissions = asked ?? INSTALLATION_PERMISSIONS;
       const token = `ghs_${randomBytes(18).toString("base64url")}`;
       const expiresAt = Date.now() + 3600_000;
-      minted.push({ token, expiresAt, repos });
-      return send(res, 201, { token, expires_at: new Date(expiresAt).toISOString().replace(/\.\d+Z$/, "Z"), permissions: { contents: "read", deployments: "write", statuses: "write" }, repository_selection: "selected" }), true;
+      minted.push({ token, expiresAt, repos, permissions });
+      return send(res, 201, { token, expires_at: new Date(expiresAt).toISOString().replace(/\.\d+Z$/, "Z"), permissions, repository_selection: "selected" }), true;
     }
     m = /^\/repos\/([^/]+)\/([^/]+)\/(deployments(?:\/(\d+)\/statuses)?|statuses\/([0-9a-f]{40}))$/.exec(path);
     if (!m) return false;
     const repo = `${m[1]}/${m[2]}`;
     if (!tokenCovers(bearer(req), repo)) return error(res, req.headers.authorization ? 401 : 404, req.headers.authorization ? "Bad credentials" : "Not Found"), true;
+    // A narrowed installation token writes only what it was minted for.
+    const narrowed = minted.find((t) => t.token === bearer(req))?.permissions;
+    const needs = m[5] !== undefined ? "statuses" : "deployments";
+    if (method === "POST" && narrowed !== undefined && narrowed[needs] !== "write") return error(res, 403, "Resource not accessible by integration"), true;
     if (m[5] !== undefined && method === "POST") {
       const b = json();
       const status = { repo, sha: m[5], state: String(b.state), context: String(b.context ?? "default"), description: (b.description as string | undefined) ?? null, targetUrl: (b.target_url as string | undefined) ?? null };

@@ -20,6 +20,7 @@ const AUTHORS: GatePolicy = { ...NO_GATES, skipAuthors: ["renovate[bot]", "bot@e
 const PATHS: GatePolicy = { ...NO_GATES, buildPaths: ["src", "Dockerfile"], deployPaths: ["chart", "values/prod.yaml"] };
 const ALL_CHECKS: GatePolicy = { ...NO_GATES, checks: { kind: "all" } };
 const TEST_CHECK: GatePolicy = { ...NO_GATES, checks: { kind: "named", names: ["test", "ci/jenkins"] } };
+const BY_ACTIONS: GatePolicy = { ...NO_GATES, checks: { kind: "named", names: ["test@github-actions"] } };
 const APPROVAL: GatePolicy = { ...NO_GATES, approval: true };
 const FREEZE: GatePolicy = { ...NO_GATES, freeze: parseFreezeWindows("0 17 * * FRI 63h Europe/Berlin") };
 const EVERY: GatePolicy = { ...SKIP, skipAuthors: AUTHORS.skipAuthors, buildPaths: PATHS.buildPaths, deployPaths: PATHS.deployPaths, checks: { kind: "all" }, approval: true, freeze: FREEZE.freeze };
@@ -88,6 +89,9 @@ const rows: [string, Case, Action][] = [
   ["a named status pending: held", obs(TEST_CHECK, { checkRuns: [check("test", "success")], statuses: [check("ci/jenkins", "pending")] }),
     hold("checks", 'waiting: check "ci/jenkins" is pending: https://ci.example/ci/jenkins')],
   ["a named check missing everywhere: held", obs(TEST_CHECK, { checkRuns: [check("test", "success")], statuses: [] }), hold("checks", 'waiting: check "ci/jenkins" has not reported yet')],
+  ["a required check reported by the App it names: built", obs(BY_ACTIONS, { checkRuns: [{ ...check("test", "success"), reporter: "github-actions" }] }), build],
+  ["the same name reported green by another App (a pusher's own workflow) does not count: held", obs(BY_ACTIONS, { checkRuns: [{ ...check("test", "success"), reporter: "evil-app" }], statuses: [{ ...check("test", "success"), reporter: "pusher" }] }),
+    hold("checks", 'waiting: check "test@github-actions" has not reported yet')],
   // Approval
   ["approval required, none: held", obs(APPROVAL, {}), hold("approval", `waiting for approval: \`ci-runner approve ${A}\``)],
   ["an older commit's approval does not count", obs(APPROVAL, {}, { ...deployedB, approved: { sha: B, by: "ada", at: AT } }), hold("approval", `waiting for approval: \`ci-runner approve ${A}\``)],

@@ -61,6 +61,8 @@ export function kanikoJob(config: BuildConfig, sha: string, attempt: number): V1
   const labels = buildLabels(config.release, sha, attempt);
   const args = [
     `--context=${kanikoContext(config.gitUrl, config.branch, sha)}`,
+    // The followed branch only, not every branch of the repository (Kaniko cannot clone shallow).
+    "--git=single-branch=true",
     ...(config.buildContext !== "." ? [`--context-sub-path=${config.buildContext}`] : []),
     `--dockerfile=${config.dockerfile}`,
     ...buildDestinations(config, sha).map((destination) => `--destination=${destination}`),

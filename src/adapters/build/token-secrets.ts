@@ -3,7 +3,7 @@ import { ConfigError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { LABELS, MANAGER, buildLabels, tokenSecretName } from "../../names.ts";
 import type { BuildRequest } from "../../reconcile/ports.ts";
-import type { GitHubToken } from "../github/octokit.ts";
+import type { GitHubCredentials } from "../github/octokit.ts";
 import { isStatus, kubeError } from "../kube/errors.ts";
 
 export interface TokenSecretsOptions {
@@ -11,7 +11,7 @@ export interface TokenSecretsOptions {
   readonly batch: BatchV1Api;
   readonly namespace: string;
   readonly release: string;
-  readonly auth: GitHubToken;
+  readonly auth: Pick<GitHubCredentials, "buildToken">;
   readonly log: Logger;
 }
 
@@ -30,7 +30,8 @@ export class TokenSecrets {
 
   /** Writes the current token into the Secret of build Job `job`, before the Job exists. */
   async ensure(job: string, request: BuildRequest): Promise<void> {
-    const token = await this.#o.auth.token();
+    // The build pod runs the commit's Dockerfile: it gets the narrowest token there is.
+    const token = await this.#o.auth.buildToken();
     if (token === undefined) throw new ConfigError("no GitHub token to hand the build pod", "set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY");
     await this.#ensureSecret(tokenSecretName(job), token, request);
   }

@@ -8,6 +8,9 @@ import { errorSummary, type Exec } from "../exec.ts";
 import type { GitHubToken } from "../github/octokit.ts";
 import { classifyGitFailure } from "./git-errors.ts";
 
+/** How long one git command of the checkout may take. */
+const GIT_TIMEOUT_MS = 120_000;
+
 export interface GitChartOptions {
   readonly gitUrl: string;
   readonly chartPath: string;
@@ -89,8 +92,11 @@ export class GitChartSource implements ChartSource {
       const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
       Object.assign(env, { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
     }
-    const result = await this.#o.exec("git", ["-c", "advice.detachedHead=false", ...args], { cwd, env, timeoutMs: 120_000 });
+    const result = await this.#o.exec("git", ["-c", "advice.detachedHead=false", ...args], { cwd, env, timeoutMs: GIT_TIMEOUT_MS });
     if (result.startError) throw new ConfigError(`cannot run git: ${result.startError}`, "install git in the runner image or on PATH");
+    // The fetch is blob-less and sparse: only the chart and the values files. One that takes this
+    // long is a commit that put too much there (gigabytes of blobs): its failure, counted.
+    if (result.timedOut) throw new AttemptFailure(`git ${args[0]} of ${this.#o.gitUrl} took longer than ${GIT_TIMEOUT_MS / 1000} s: the chart and values files at this commit are too large to fetch`);
     if (result.exitCode !== 0) throw this.#translate(args[0] ?? "", result.stderr, token !== undefined);
   }
   #translate(command: string, stderr: string, token: boolean): Error {

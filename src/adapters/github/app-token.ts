@@ -2,7 +2,9 @@ import { createAppAuth } from "@octokit/auth-app";
 import { z } from "zod";
 import type { GitHubAppCredentials } from "../../config/reporting.ts";
 import type { Logger, Secrets } from "../../log.ts";
-import { type GitHubClient, githubClient, githubError, githubMessage, type GitHubToken, statusOf } from "./octokit.ts";
+import { type GitHubClient, githubClient, type GitHubCredentials, githubError, githubMessage, statusOf } from "./octokit.ts";
+
+type Minting = Promise<{ token: string; expiresAt: number }>;
 
 /** An installation token lasts an hour; a new one is minted when less than this is left. */
 const RENEW_BEFORE_MS = 10 * 60_000;
@@ -25,11 +27,11 @@ export interface GitHubAppOptions {
  * again when it nears its hour. Nothing long-lived is stored: the token lives in this process (and,
  * for the build pod, in a Secret owned by its build Job). Every token is scrubbed from the logs.
  */
-export class GitHubAppToken implements GitHubToken {
+export class GitHubAppToken implements GitHubCredentials {
   readonly #o: GitHubAppOptions;
   readonly #auth: ReturnType<typeof createAppAuth>;
   readonly #request: GitHubClient["request"];
-  #current: Promise<{ token: string; expiresAt: number }> | undefined;
+  readonly #held: { runner?: Minting; build?: Minting } = {};
   #installation: number | undefined;
 
   constructor(options: GitHubAppOptions) {
@@ -40,26 +42,38 @@ export class GitHubAppToken implements GitHubToken {
     this.#auth = createAppAuth({ appId: options.credentials.appId, privateKey: options.credentials.privateKey, request: this.#request });
   }
 
-  async token(): Promise<string> {
-    const now = (this.#o.now ?? Date.now)();
-    const current = this.#current;
-    if (current !== undefined) {
-      const held = await current.catch(() => undefined);
-      if (held && held.expiresAt - now > RENEW_BEFORE_MS) return held.token;
-    }
-    this.#current = this.#mint();
-    return (await this.#current).token;
+  /** The runner's token: what the App's installation may do on the repository. */
+  token(): Promise<string> {
+    return this.#fresh("runner", undefined);
   }
 
-  async #mint(): Promise<{ token: string; expiresAt: number }> {
+  /**
+   * The build pod's token: Contents read on this one repository, nothing else. A Dockerfile's RUN
+   * steps can read it, so it must not write deployments or statuses, let alone code.
+   */
+  buildToken(): Promise<string> {
+    return this.#fresh("build", { contents: "read" });
+  }
+
+  /** The token held for `slot`, or a newly minted one when there is none or it nears its hour. */
+  async #fresh(slot: "runner" | "build", permissions: Record<string, string> | undefined): Promise<string> {
+    const now = (this.#o.now ?? Date.now)();
+    const held = await this.#held[slot]?.catch(() => undefined);
+    if (held !== undefined && held.expiresAt - now > RENEW_BEFORE_MS) return held.token;
+    const minting = this.#mint(permissions);
+    this.#held[slot] = minting;
+    return (await minting).token;
+  }
+
+  async #mint(permissions: Record<string, string> | undefined): Promise<{ token: string; expiresAt: number }> {
     const { owner, repo, log, secrets } = this.#o;
     const installationId = this.#installation ?? await this.#findInstallation();
     this.#installation = installationId;
     try {
       // refresh: a token of this run, never one cached from before (auth-app caches by default).
-      const minted = await this.#auth({ type: "installation", installationId, repositoryNames: [repo], refresh: true });
+      const minted = await this.#auth({ type: "installation", installationId, repositoryNames: [repo], refresh: true, ...(permissions ? { permissions } : {}) });
       secrets.add(minted.token);
-      log.info({ installation: installationId, repository: `${owner}/${repo}`, expiresAt: minted.expiresAt }, "Minted a GitHub App installation token");
+      log.info({ installation: installationId, repository: `${owner}/${repo}`, expiresAt: minted.expiresAt, permissions: permissions ?? "the installation's" }, "Minted a GitHub App installation token");
       return { token: minted.token, expiresAt: Date.parse(minted.expiresAt) };
     } catch (error) {
       throw this.#translate(error, `minting an installation token for ${owner}/${repo}`);

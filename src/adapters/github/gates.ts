@@ -17,6 +17,7 @@ const Compare = z.object({
 });
 const CheckRun = z.object({
   name: z.string(),
+  app: z.object({ slug: z.string().optional() }).nullable().optional(),
   status: z.string(),
   conclusion: z.string().nullable().optional(),
   html_url: z.string().nullable().optional(),
@@ -24,7 +25,7 @@ const CheckRun = z.object({
 });
 const CombinedStatus = z.object({
   total_count: z.number(),
-  statuses: z.array(z.object({ context: z.string(), state: z.string(), target_url: z.string().nullable().optional() })),
+  statuses: z.array(z.object({ context: z.string(), state: z.string(), target_url: z.string().nullable().optional(), creator: z.object({ login: z.string() }).nullable().optional() })),
 });
 
 const GREEN_CONCLUSIONS = new Set(["success", "neutral", "skipped"]);
@@ -87,6 +88,7 @@ export class GitHubGates implements GateSource {
       name: r.name,
       state: r.status !== "completed" ? "pending" : GREEN_CONCLUSIONS.has(r.conclusion ?? "") ? "success" : "failure",
       url: r.html_url ?? r.details_url ?? undefined,
+      reporter: r.app?.slug ?? undefined,
     }));
   }
 
@@ -99,7 +101,7 @@ export class GitHubGates implements GateSource {
       const data = await this.#get(where, "GET /repos/{owner}/{repo}/commits/{ref}/status", { owner, repo, ref: sha, per_page: 100, page });
       const parsed = this.#parse(CombinedStatus, data, where);
       for (const s of parsed.statuses) {
-        out.push({ name: s.context, state: s.state === "success" ? "success" : s.state === "pending" ? "pending" : "failure", url: s.target_url ?? undefined });
+        out.push({ name: s.context, state: s.state === "success" ? "success" : s.state === "pending" ? "pending" : "failure", url: s.target_url ?? undefined, reporter: s.creator?.login ?? undefined });
       }
       if (parsed.statuses.length === 0 || out.length >= parsed.total_count) return out;
     }

@@ -13,6 +13,12 @@ export interface GitHubToken {
   token(): Promise<string | undefined>;
 }
 
+/** The process's credential, and the narrower one the build pod is handed. */
+export interface GitHubCredentials extends GitHubToken {
+  /** With a GitHub App, a token that may only read this repository's contents; else the token itself. */
+  buildToken(): Promise<string | undefined>;
+}
+
 export interface GitHubClientOptions {
   readonly baseUrl: string;
   readonly auth: GitHubToken;

@@ -22,6 +22,7 @@ describe("Kaniko Job manifest", () => {
   it("builds exactly that commit and pushes both tags", () => {
     expect(container?.args).toEqual([
       `--context=git://github.com/acme/shop.git#refs/heads/feature/x#${SHA}`,
+      "--git=single-branch=true",
       "--context-sub-path=app",
       "--dockerfile=Dockerfile",
       `--destination=registry.local:5000/acme/shop:${SHA}`,
@@ -37,7 +38,7 @@ describe("Kaniko Job manifest", () => {
       "--push-retry=2",
     ]);
     expect(container?.terminationMessagePath).toBe("/dev/termination-log");
-    expect(container?.resources).toEqual({ requests: { cpu: "250m", memory: "512Mi" }, limits: { memory: "2Gi" } });
+    expect(container?.resources).toEqual({ requests: { cpu: "250m", memory: "512Mi", "ephemeral-storage": "1Gi" }, limits: { cpu: "2", memory: "2Gi", "ephemeral-storage": "10Gi" } });
   });
 
   it("takes build arguments with {sha} and {branch}, the cache off, another snapshot mode and limits from the settings", () => {
@@ -49,7 +50,7 @@ describe("Kaniko Job manifest", () => {
     const tunedContainer = kanikoJob(tuned, SHA, 1).spec?.template.spec?.containers[0];
     expect(tunedContainer?.args).toEqual(expect.arrayContaining([`--build-arg=REVISION=${SHA}`, "--build-arg=CHANNEL=dev", "--build-arg=EMPTY=", "--cache=false", "--snapshot-mode=redo", "--push-retry=0"]));
     expect(tunedContainer?.args?.some((a) => a.startsWith("--cache-repo"))).toBe(false);
-    expect(tunedContainer?.resources).toEqual({ requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "2", memory: "4Gi" } });
+    expect(tunedContainer?.resources).toEqual({ requests: { cpu: "250m", memory: "1Gi", "ephemeral-storage": "1Gi" }, limits: { cpu: "2", memory: "4Gi", "ephemeral-storage": "10Gi" } });
   });
 
   it("leaves retries to us, has a deadline and a TTL", () => {

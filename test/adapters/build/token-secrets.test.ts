@@ -21,7 +21,7 @@ const config = { ...settings, githubApp: { appId: 777, privateKey: "unused" } };
 /** The real build runner with the App's token Secrets, against the strict API server. */
 function builds() {
   const { kc, core, batch } = apis(server.url);
-  const tokenSecrets = new TokenSecrets({ core, batch, namespace: "cicd", release: "shop", auth: { token: async () => "ghs_minted_token_value_123" }, log: testLog() });
+  const tokenSecrets = new TokenSecrets({ core, batch, namespace: "cicd", release: "shop", auth: { buildToken: async () => "ghs_minted_token_value_123" }, log: testLog() });
   return new KanikoBuilds({ kc, core, batch, log: testLog(), config, tokenSecrets });
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GitChartSource } from "../../../src/adapters/chart/source.ts";
-import { createExec } from "../../../src/adapters/exec.ts";
+import { createExec, type Exec } from "../../../src/adapters/exec.ts";
 import { AttemptFailure } from "../../../src/errors.ts";
 import { Secrets } from "../../../src/log.ts";
 import { childEnv } from "../../../src/wiring/child-env.ts";
@@ -61,5 +61,19 @@ describe("chart checkout with real git", () => {
     const missing = "f".repeat(40);
     charts.prefetch(missing);
     await expect(charts.checkout(missing)).rejects.toThrow(/git fetch/);
+  });
+});
+
+describe("a checkout that takes too long", () => {
+  it("is the commit's failed attempt (counted, then set aside), never a transient error retried for ever", async () => {
+    const real = createExec(childEnv(process.env), new Secrets());
+    // Real git for every step, and a fetch that ran past its timeout, as one of gigabytes would.
+    const slowFetch: Exec = async (file, args, options) => (args.includes("fetch") ? { exitCode: -1, stdout: "", stderr: "", timedOut: true } : real(file, args, options));
+    const repo = gitRepo();
+    const sha = repo.commit(SAMPLE_CHART);
+    const charts = new GitChartSource({ gitUrl: `file://${repo.bare}`, chartPath: "chart", valuesFiles: [], auth: { token: async () => undefined }, exec: slowFetch });
+    const error = await charts.checkout(sha).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptFailure);
+    expect((error as Error).message).toMatch(/^git fetch of file:\S+ took longer than 120 s: the chart and values files at this commit are too large to fetch$/);
   });
 });

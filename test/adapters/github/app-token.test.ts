@@ -25,7 +25,7 @@ async function setUp(options: { repo?: string; privateKey?: string; now?: () => 
     credentials: { appId: 777, privateKey: options.privateKey ?? APP.privateKey }, baseUrl: server.url, owner: "acme", repo: options.repo ?? "shop",
     secrets, log: testLog(lines), ...(options.now ? { now: options.now } : {}),
   });
-  return { fake: server.fake, app, secrets, lines };
+  return { fake: server.fake, app, secrets, lines, url: server.url };
 }
 
 describe("GitHub App installation tokens", () => {
@@ -33,12 +33,26 @@ describe("GitHub App installation tokens", () => {
     const { fake, app, secrets, lines } = await setUp();
     const token = await app.token();
     expect(token).toMatch(/^ghs_/);
-    expect(fake.minted).toEqual([{ token, expiresAt: expect.any(Number), repos: ["acme/shop"] }]);
+    expect(fake.minted).toEqual([{ token, expiresAt: expect.any(Number), repos: ["acme/shop"], permissions: expect.objectContaining({ deployments: "write" }) }]);
     expect(fake.jwtsSeen).toHaveLength(2); // the installation lookup and the mint, each verified against the App's public key
     expect(fake.tokenCovers(token, "acme/shop")).toBe(true);
     expect(secrets.scrub(`token ${token} key ${APP.privateKey}`)).toBe("token [REDACTED] key [REDACTED]");
     expect(lines.join("\n")).toContain("Minted a GitHub App installation token");
     expect(lines.join("\n")).not.toContain(token);
+    expect(fake.problems).toEqual([]);
+  });
+
+  it("the build pod's token may only read this repository's contents, and is held apart from the runner's", async () => {
+    const { fake, app, url } = await setUp();
+    const build = await app.buildToken();
+    const runner = await app.token();
+    expect(build).not.toBe(runner);
+    expect(await app.buildToken()).toBe(build);
+    expect(fake.minted.map((m) => m.permissions)).toEqual([{ contents: "read" }, expect.objectContaining({ deployments: "write", statuses: "write" })]);
+    // What a Dockerfile's RUN step could do with it: post a green status for a later commit. Refused.
+    const post = (token: string) => fetch(`${url}/repos/acme/shop/statuses/${"a".repeat(40)}`, { method: "POST", headers: { authorization: `token ${token}`, "content-type": "application/json" }, body: JSON.stringify({ state: "success", context: "required-check" }) });
+    expect((await post(build)).status).toBe(403);
+    expect((await post(runner)).status).toBe(201);
     expect(fake.problems).toEqual([]);
   });
 

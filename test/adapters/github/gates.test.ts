@@ -17,7 +17,7 @@ afterEach(() => {
 });
 
 const gates = (token?: string) => new GitHubGates(githubRepo({ baseUrl: server.url, owner: "acme", repo: "shop", auth: { token: async () => token }, log: testLog(), retries: 0 }));
-const run = (name: string, status: string, conclusion: string | null, id = 1) => ({ id, name, status, conclusion, html_url: `https://github.example/runs/${id}`, details_url: null });
+const run = (name: string, status: string, conclusion: string | null, id = 1) => ({ id, name, status, conclusion, html_url: `https://github.example/runs/${id}`, details_url: null, app: { id: 15368, slug: "github-actions" } });
 
 describe("GitHub gate reads", () => {
   it("a commit's message and author come from the Git data API", async () => {
@@ -64,21 +64,21 @@ describe("GitHub gate reads", () => {
       { method: "GET", path: `/repos/acme/shop/commits/${A}/check-runs?filter=latest&per_page=100&page=2`, reply: { status: 200, body: { total_count: 4, check_runs: [run("docs", "completed", "skipped", 4)] } } },
     );
     expect(await gates().checkRuns(A)).toEqual([
-      { name: "test", state: "success", url: "https://github.example/runs/1" },
-      { name: "lint", state: "failure", url: "https://github.example/runs/2" },
-      { name: "e2e", state: "pending", url: "https://github.example/runs/3" },
-      { name: "docs", state: "success", url: "https://github.example/runs/4" },
+      { name: "test", state: "success", url: "https://github.example/runs/1", reporter: "github-actions" },
+      { name: "lint", state: "failure", url: "https://github.example/runs/2", reporter: "github-actions" },
+      { name: "e2e", state: "pending", url: "https://github.example/runs/3", reporter: "github-actions" },
+      { name: "docs", state: "success", url: "https://github.example/runs/4", reporter: "github-actions" },
     ]);
     server.verify();
   });
 
   it("commit statuses: the combined status, page by page until total_count", async () => {
-    const status = (context: string, state: string) => ({ context, state, target_url: `https://ci.example/${context}` });
+    const status = (context: string, state: string) => ({ context, state, target_url: `https://ci.example/${context}`, creator: { login: "jenkins-bot" } });
     server.expect(
       { method: "GET", path: `/repos/acme/shop/commits/${A}/status?per_page=100&page=1`, reply: { status: 200, body: { state: "pending", total_count: 3, statuses: [status("ci/a", "success"), status("ci/b", "error")] } } },
       { method: "GET", path: `/repos/acme/shop/commits/${A}/status?per_page=100&page=2`, reply: { status: 200, body: { state: "pending", total_count: 3, statuses: [status("ci/c", "pending")] } } },
     );
-    expect((await gates().statuses(A)).map((s) => `${s.name}=${s.state}`)).toEqual(["ci/a=success", "ci/b=failure", "ci/c=pending"]);
+    expect((await gates().statuses(A)).map((s) => `${s.name}=${s.state}@${s.reporter}`)).toEqual(["ci/a=success@jenkins-bot", "ci/b=failure@jenkins-bot", "ci/c=pending@jenkins-bot"]);
     server.verify();
   });
 

@@ -185,11 +185,15 @@ async function nodeReady(server: string, token: string, ca: string): Promise<boo
   return node.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 }
 
+const NODE_SIZE = { cpu: "1k", memory: "1Ti", pods: "1M", "ephemeral-storage": "1Ti" };
+
 async function createNode(server: string, token: string, ca: string): Promise<void> {
   const body = {
     apiVersion: "v1", kind: "Node",
     metadata: { name: "kwok-node-0", labels: { "kubernetes.io/hostname": "kwok-node-0", type: "kwok" }, annotations: { "kwok.x-k8s.io/node": "fake" } },
     spec: {},
+    // kwok's defaults, plus the disk a real node reports: build pods ask for ephemeral storage.
+    status: { capacity: NODE_SIZE, allocatable: NODE_SIZE },
   };
   const response = await api(server, token, ca, "/api/v1/nodes", { method: "POST", body: JSON.stringify(body) });
   if (!response.ok && response.status !== 409) throw new Error(`creating the kwok Node failed: HTTP ${response.status} ${response.text}`);

@@ -13,6 +13,18 @@ declare module "vitest" {
 }
 
 const RUNS = join(REPO_ROOT, ".testenv", "run");
+/** Where `npm run demo` keeps its real node (scripts/demo.ts). */
+const DEMO = join(REPO_ROOT, ".testenv", "demo-real");
+
+/**
+ * One machine has room for one real node (one bridge, one kubelet). The README's two commands are
+ * `npm run demo`, then `npm test`: the suite stops the demo's node first, and says so.
+ */
+async function stopTheDemo(): Promise<void> {
+  if (!existsSync(join(DEMO, "host.json")) || realNodeLeftovers(DEMO).length === 0) return;
+  console.warn("stopping the real node that `npm run demo` left running (one real node fits on a machine); `npm run demo` starts it again");
+  await tearDownRealNode(DEMO);
+}
 
 /** A test process killed mid-run left its node behind; its folder name carries its PID. */
 async function tearDownAbandonedRuns(): Promise<void> {
@@ -44,6 +56,7 @@ export default async function setup(project: TestProject) {
   }
   execFileSync(process.execPath, [join(REPO_ROOT, "scripts", "build.mjs")], { cwd: REPO_ROOT, stdio: "inherit" });
   await tearDownAbandonedRuns();
+  await stopTheDemo();
   const dir = join(RUNS, `real-${process.pid}`);
   const { info, stop } = await bootRealNode(dir);
   console.log(`real node up in ${info.bootSeconds.toFixed(1)}s`);
