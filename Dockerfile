@@ -17,6 +17,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json ./
 COPY scripts ./scripts
 COPY src ./src
+COPY manifests/base ./manifests/base
 RUN node scripts/build.mjs
 
 FROM debian:bookworm-slim AS helm

@@ -6,10 +6,13 @@
 //                                A snapshot cannot hold node:http's parser handles, so our HTTP client
 //                                (src/adapters/http/transport.ts) loads node:http(s) on first use; a
 //                                module that imported it eagerly would fail the snapshot build loudly.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+// `ci-runner install` starts from manifests/base (src/install/templates.ts): the bundle carries it.
+const base = new URL("../manifests/base/", import.meta.url);
+const manifests = Object.fromEntries(readdirSync(base).filter((f) => f.endsWith(".yaml")).map((f) => [f, readFileSync(new URL(f, base), "utf8")]));
 
 const common = {
   bundle: true,
@@ -20,7 +23,7 @@ const common = {
   keepNames: true,
   sourcemap: "linked",
   legalComments: "linked",
-  define: { CI_RUNNER_VERSION: JSON.stringify(pkg.version) },
+  define: { CI_RUNNER_VERSION: JSON.stringify(pkg.version), CI_RUNNER_MANIFESTS: JSON.stringify(manifests) },
   logLevel: "warning",
 };
 

@@ -13,9 +13,13 @@ export const LABELS = {
   attempt: "ci-runner.dev/attempt",
   /** On an image: how it was built (build/job.ts `buildRecipe`). */
   recipe: "ci-runner.dev/recipe",
+  /** On what `ci-runner install` made: the release it installed, or `shared` for the policies. */
+  installation: "ci-runner.dev/installation",
 } as const;
 
 export const MANAGER = "ci-runner";
+/** The field manager and managed-by label of `ci-runner install`. */
+export const INSTALL_MANAGER = "ci-runner-install";
 
 const MAX_NAME = 63;
 /** Docker's tag grammar: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */

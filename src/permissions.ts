@@ -69,17 +69,39 @@ export function requiredPermissions(config: PermissionConfig): Permission[] {
   ];
 }
 
-/** What the deploy identity needs for helm: its release records and the chart's kinds, in DEPLOY_NS. */
-export function deployPermissions(config: Pick<Config, "deployNamespace">): Permission[] {
-  const deploy = (verbs: string[], group: string, resource: string, why: string): Permission[] =>
-    verbs.map((verb) => ({ verb, group, resource, namespace: config.deployNamespace, why, grantedBy: "manifests/base/rbac-deploy.yaml" }));
+/** A kind the chart renders, as the API server serves it. */
+export interface ChartResource {
+  readonly group: string;
+  readonly resource: string;
+  readonly kind: string;
+}
+
+/**
+ * The kinds of manifests/base's example chart (a `helm create` chart without its Ingress and
+ * autoscaler): what rbac-deploy.yaml grants, and what `ci-runner install` grants for such a chart.
+ */
+export const EXAMPLE_CHART: readonly ChartResource[] = [
+  { group: "apps", resource: "deployments", kind: "Deployment" },
+  { group: "", resource: "services", kind: "Service" },
+  { group: "", resource: "configmaps", kind: "ConfigMap" },
+  { group: "", resource: "serviceaccounts", kind: "ServiceAccount" },
+];
+
+/**
+ * What the deploy identity needs for helm in DEPLOY_NS: Helm's release records (Secrets), every
+ * verb on each kind the chart renders (helm creates, patches, deletes and, to wait, watches them),
+ * and for a Deployment the ReplicaSets Helm 3's --wait reads.
+ */
+export function deployPermissions(config: Pick<Config, "deployNamespace">, chart: readonly ChartResource[]): Permission[] {
+  const deploy = (verbs: readonly string[], group: string, resource: string, why: string): Permission[] =>
+    verbs.map((verb) => ({ verb, group, resource, namespace: config.deployNamespace, why, grantedBy: "manifests/base/rbac-deploy.yaml (ci-runner install derives it from the chart)" }));
+  const seen = new Set(["/secrets"]);
+  const kinds = chart.filter((k) => !seen.has(`${k.group}/${k.resource}`) && seen.add(`${k.group}/${k.resource}`));
+  const deployments = chart.some((k) => k.group === "apps" && k.resource === "deployments");
   return [
     ...deploy(ALL, "", "secrets", "Helm's release records"),
-    ...deploy(ALL, "apps", "deployments", "the chart's Deployments"),
-    ...deploy(ALL, "", "services", "the chart's Services"),
-    ...deploy(ALL, "", "configmaps", "the chart's ConfigMaps"),
-    ...deploy(ALL, "", "serviceaccounts", "the chart's ServiceAccounts"),
-    ...deploy(["get", "list", "watch"], "apps", "replicasets", "helm --wait"),
+    ...kinds.flatMap((k) => deploy(ALL, k.group, k.resource, `the chart's ${k.kind}s`)),
+    ...(deployments && !seen.has("apps/replicasets") ? deploy(["get", "list", "watch"], "apps", "replicasets", "Helm 3's --wait reads a Deployment's ReplicaSets") : []),
   ];
 }
 

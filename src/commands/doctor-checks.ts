@@ -8,6 +8,7 @@ export function doctorChecks(config: Config, runtime: Runtime): Check[] {
   const { ports, preflight } = runtime;
   const repo = `${config.repo.owner}/${config.repo.name}@${config.branch}`;
   let head: string | undefined;
+  let helmRuns = false;
   // A check of the head commit can only run once the GitHub check found it.
   const atHead = (run: (sha: string) => Promise<CheckResult>) => async (): Promise<CheckResult> =>
     head === undefined ? { ok: false, problem: "the branch head is unknown (see GitHub branch above)", fix: "fix the GitHub check first" } : run(head);
@@ -54,16 +55,18 @@ export function doctorChecks(config: Config, runtime: Runtime): Check[] {
     {
       name: "Helm",
       fix: "install Helm 3 or 4 or set HELM_BIN",
-      run: async () => ({ ok: true, detail: await preflight.helm() }),
+      run: async () => {
+        const detail = await preflight.helm();
+        helmRuns = true;
+        return { ok: true, detail };
+      },
     },
     {
       name: "Chart at the head commit",
-      fix: "check CHART_PATH and GIT_URL",
-      run: atHead(async (sha) => {
-        const checkout = await ports.charts.checkout(sha);
-        await checkout.dispose();
-        return { ok: true, detail: `${config.chartPath}/Chart.yaml present at ${sha.slice(0, 12)}` };
-      }),
+      fix: "check CHART_PATH, GIT_URL and VALUES_FILES; for a kind the deploy identity lacks, run the same `ci-runner install` again",
+      run: atHead(async (sha) =>
+        helmRuns ? { ok: true, detail: await preflight.chart(sha) } : { ok: false, problem: "helm does not run (see Helm above)", fix: "fix the Helm check first" },
+      ),
     },
     {
       name: "State ConfigMap",

@@ -1,4 +1,5 @@
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { AuthenticationV1Api, AuthorizationV1Api, BatchV1Api, CoreV1Api } from "@kubernetes/client-node";
 import { checkBuildAdmitted } from "../adapters/build/admission.ts";
 import { buildRecipe } from "../adapters/build/job.ts";
@@ -6,16 +7,20 @@ import { KanikoBuilds } from "../adapters/build/kaniko.ts";
 import { checkBuildNamespace } from "../adapters/build/namespace.ts";
 import { TokenSecrets } from "../adapters/build/token-secrets.ts";
 import { GitChartSource } from "../adapters/chart/source.ts";
+import { unsafeEntry } from "../adapters/chart/tree.ts";
 import { gatherEvidence } from "../adapters/deploy/evidence.ts";
 import { type HelmOptions, HelmReleases } from "../adapters/deploy/helm.ts";
 import { deployNamespaceProblem } from "../adapters/deploy/namespace.ts";
 import { watchRollout } from "../adapters/deploy/rollout-watch.ts";
 import { createExec } from "../adapters/exec.ts";
-import type { GitHubToken } from "../adapters/github/octokit.ts";
+import type { GitHubCredentials } from "../adapters/github/octokit.ts";
 import { kubeRequestMs } from "../adapters/http/timeouts.ts";
 import { missingPermissions } from "../adapters/kube/access-review.ts";
 import { apiClient, kubeConfig } from "../adapters/kube/client.ts";
 import { ApiServerIdentity, type Identity } from "../adapters/kube/identity.ts";
+import { ClusterObjects } from "../adapters/kube/objects.ts";
+import type { Rendered } from "../adapters/deploy/chart-policy.ts";
+import { resolveChartKinds } from "../install/kinds.ts";
 import { inClusterKubeconfig, type KubeTarget } from "../adapters/kube/kubeconfig.ts";
 import { RegistryV2 } from "../adapters/registry/registry.ts";
 import { allReporters } from "../adapters/report/fan-out.ts";
@@ -23,6 +28,7 @@ import { configuredReceivers } from "../adapters/report/receivers.ts";
 import type { Config } from "../config/load.ts";
 import type { Logger, Secrets } from "../log.ts";
 import { ConfigError } from "../errors.ts";
+import { INSTALL_MANAGER } from "../names.ts";
 import { deployIdentity, deployPermissions, describePermission, requiredPermissions } from "../permissions.ts";
 import type { BuildRunner, ChartSource, ImageRegistry, ReleaseManager, Reporter } from "../reconcile/ports.ts";
 import { childEnv, type Env } from "./child-env.ts";
@@ -33,7 +39,7 @@ export interface ClusterDeps {
   readonly env: Env;
   readonly log: Logger;
   readonly secrets: Secrets;
-  readonly github: GitHubToken;
+  readonly github: GitHubCredentials;
   readonly target: KubeTarget;
   /** Who reports, as the lease names the holder: pod and process. */
   readonly holder: string;
@@ -76,11 +82,20 @@ export function createCluster(deps: ClusterDeps): Cluster {
   const asDeploy = { authorization: apiClient(kc, AuthorizationV1Api, deadline, actAs), core: apiClient(kc, CoreV1Api, deadline, actAs) };
   const exec = createExec(childEnv(env), secrets);
   const clusterProblems = async () => deployProblems(config, authorization, asDeploy);
+  // What of the rendered chart the deploy identity may not manage: asked before helm applies it.
+  const objects = new ClusterObjects(kc, deadline, INSTALL_MANAGER);
+  const chartRights = async (rendered: readonly Rendered[]): Promise<string[]> => {
+    const { resources, problems } = await resolveChartKinds((v, k) => objects.served(v, k), rendered, config.deployNamespace);
+    if (problems.length > 0) return [...problems];
+    const missing = await missingPermissions(asDeploy.authorization, deployPermissions(config, resources));
+    return missing.map((p) => `${actAs} cannot ${describePermission(p)}`);
+  };
   // In a pod, helm gets the ServiceAccount as a kubeconfig file: with --kube-as-user it would not
   // find the in-cluster configuration by itself.
   const helmKubeconfig = config.kubeconfig === undefined && deps.target.inCluster ? inClusterKubeconfig(deps.target, tmpdir()) : config.kubeconfig;
   const releases = helmReleases(config, {
-    exec, log, clusterProblems, kubeconfig: helmKubeconfig,
+    exec, log, clusterProblems, chartRights, kubeconfig: helmKubeconfig,
+    checkTree: (chartDir) => unsafeEntry({ root: chartDir, path: chartDir, boundary: chartDir }),
     watchRollout: (image, stop) => watchRollout(core, config.deployNamespace, image, log, stop),
     // The app's own log lines travel on to the state, GitHub and the webhook: scrubbed like ours.
     gatherEvidence: async (image) => {
@@ -91,6 +106,7 @@ export function createCluster(deps: ClusterDeps): Cluster {
       };
     },
   });
+  const charts = new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, auth: github, exec });
   const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log, recipe: buildRecipe(config) });
   // With a GitHub App, each build Job gets the installation token in a Secret it owns.
   const tokenSecrets = config.githubApp === undefined ? undefined : new TokenSecrets({ core, batch, namespace: config.cicdNamespace, release: config.release, auth: github, log });
@@ -98,14 +114,26 @@ export function createCluster(deps: ClusterDeps): Cluster {
     core,
     builds: new KanikoBuilds({ kc, batch, core, log, config, tokenSecrets }),
     registry,
-    charts: new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, auth: github, exec }),
+    charts,
     releases,
     reporter: allReporters(configuredReceivers({ config, core, log, secrets, github, instance: deps.holder }), log),
     preflight: {
       deployIdentity: async () => {
         const problems = await clusterProblems();
         if (problems.length > 0) throw new ConfigError(problems.join("; "), "apply manifests/base/rbac-deploy.yaml for this DEPLOY_NS (or create the namespace), then run doctor again");
-        return `helm acts as ${actAs}, which may do all ${deployPermissions(config).length} things the deploy needs in ${config.deployNamespace}`;
+        return `helm acts as ${actAs}, which may keep Helm's release records in ${config.deployNamespace}`;
+      },
+      chart: async (sha) => {
+        const checkout = await charts.checkout(sha);
+        try {
+          const rendered = await releases.render({ chartDir: checkout.chartDir, sha, valuesFiles: config.valuesFiles.map((f) => join(checkout.root, f)) });
+          const problems = await chartRights(rendered);
+          if (problems.length > 0) throw new ConfigError(problems.join("; "), "run the same `ci-runner install` again: it grants the deploy identity what the chart at the head renders");
+          const kinds = [...new Set(rendered.map((o) => String(o.kind)))].sort();
+          return `${config.chartPath} at ${sha.slice(0, 12)} renders ${rendered.length} object(s) (${kinds.join(", ") || "none"}), all of which ${actAs} may manage`;
+        } finally {
+          await checkout.dispose();
+        }
       },
       helm: () => releases.describe(),
       registrySecret: () => registry.checkSecret(),
@@ -127,6 +155,7 @@ async function deployProblems(config: Config, runner: AuthorizationV1Api, asDepl
   if (cannot.length > 0) return cannot.map((p) => `ci-runner cannot ${describePermission(p)}`);
   const namespace = await deployNamespaceProblem(asDeploy.core, config.deployNamespace);
   if (namespace !== undefined) return [namespace];
-  const missing = await missingPermissions(asDeploy.authorization, deployPermissions(config));
+  // The chart's own kinds are checked before each deploy (chartRights); these are helm's own.
+  const missing = await missingPermissions(asDeploy.authorization, deployPermissions(config, []));
   return missing.map((p) => `${deployIdentity(config)} cannot ${describePermission(p)}`);
 }

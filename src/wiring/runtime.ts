@@ -10,6 +10,8 @@ export interface Preflight {
   registrySecret(): Promise<string>;
   buildNamespace(): Promise<string>;
   buildAdmitted(sha: string): Promise<string>;
+  /** The chart at `sha`, rendered: every object something the deploy identity may manage. */
+  chart(sha: string): Promise<string>;
   missingPermissions(permissions: readonly Permission[]): Promise<Permission[]>;
 }
 

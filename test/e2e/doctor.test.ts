@@ -84,7 +84,7 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
     expect(text).toMatch(pattern);
   });
 
-  it("a right the deploy identity lacks is named with the manifest that grants it", async () => {
+  it("a right the chart at the head needs and the deploy identity lacks is named, with the command that grants it", async () => {
     const path = "/apis/rbac.authorization.k8s.io/v1/namespaces/app/roles/ci-runner-deploy";
     const role = await world.get<{ rules: { resources: string[] }[] }>(path);
     if (!role) throw new Error("no deploy Role");
@@ -94,18 +94,18 @@ describe.skipIf(skip !== undefined)("ci-runner doctor on the real control plane"
       const { run, failed, text } = await doctor();
       expect(run.code).toBe(2);
       const lacks = ["get", "list", "watch"].map((verb) => `system:serviceaccount:app:ci-runner-deploy cannot ${verb} replicasets.apps in namespace app`);
-      expect(failed).toEqual([`FAIL  Deploy identity: ${lacks.join("; ")}`]);
-      expect(text).toContain("fix: apply manifests/base/rbac-deploy.yaml for this DEPLOY_NS");
+      expect(failed).toEqual([`FAIL  Chart at the head commit: ${lacks.join("; ")}`]);
+      expect(text).toContain("fix: run the same `ci-runner install` again: it grants the deploy identity what the chart at the head renders");
     } finally {
       const current = await world.get<Record<string, unknown>>(path);
       await api(world.info.server, world.info.adminToken, world.info.caCert, path, { method: "PUT", body: JSON.stringify({ ...current, rules: role.rules }) });
     }
   });
 
-  it("helm missing: the Helm check fails", async () => {
+  it("helm missing: the Helm check fails, and the chart check names it as the cause", async () => {
     const { run, failed } = await doctor({ HELM_BIN: "/nonexistent/helm" });
     expect(run.code).toBe(2);
-    expect(failed).toEqual([expect.stringMatching(/^FAIL {2}Helm: cannot run helm \(\/nonexistent\/helm\)/)]);
+    expect(failed).toEqual([expect.stringMatching(/^FAIL {2}Helm: cannot run helm \(\/nonexistent\/helm\)/), "FAIL  Chart at the head commit: helm does not run (see Helm above)"]);
   });
 
   it("no chart at the head commit: the chart check fails", async () => {

@@ -15,7 +15,7 @@ const unexpected = async (): Promise<never> => {
 export function fakeRuntime(config: Config, ports: Ports, log: Logger, identity: Runtime["identity"] = { whoAmI: unexpected }): Runtime {
   return {
     ports, log, holder: "cli-test/1", ...passSettings(config),
-    preflight: { deployIdentity: unexpected, helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, buildAdmitted: unexpected, missingPermissions: unexpected },
+    preflight: { deployIdentity: unexpected, helm: unexpected, registrySecret: unexpected, buildNamespace: unexpected, buildAdmitted: unexpected, chart: unexpected, missingPermissions: unexpected },
     identity,
   };
 }

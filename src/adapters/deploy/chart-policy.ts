@@ -17,7 +17,9 @@ export interface ChartRules {
   readonly serviceTypes: readonly string[];
 }
 
-interface Rendered {
+/** One object of `helm template`'s output: what the checks read of it. */
+export interface Rendered {
+  readonly apiVersion?: unknown;
   readonly kind?: unknown;
   readonly type?: unknown;
   readonly metadata?: { readonly name?: unknown; readonly namespace?: unknown; readonly labels?: Record<string, unknown> | null } | null;

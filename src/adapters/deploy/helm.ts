@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { delimiter, join } from "node:path";
+import { delimiter, join, resolve, sep } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { AttemptFailure, ConfigError, LeaseLost, RunnerError, TransientError } from "../../errors.ts";
@@ -9,7 +9,7 @@ import type { Evidence, ReleaseObservation, ReleaseStatus } from "../../reconcil
 import { evidenceDetails } from "./evidence.ts";
 import { errorSummary, type Exec, type ExecResult, type Termination } from "../exec.ts";
 import { parseJsonOrUndefined } from "../json.ts";
-import { chartViolations, renderedObjects } from "./chart-policy.ts";
+import { chartViolations, type Rendered, renderedObjects } from "./chart-policy.ts";
 
 export interface HelmOptions {
   readonly bin: string;
@@ -21,6 +21,11 @@ export interface HelmOptions {
   readonly timeoutSeconds: number;
   /** Helm 4's wait strategy; Helm 3 has one of its own. */
   readonly wait: "watcher" | "legacy";
+  /**
+   * After `helm dependency build`: the chart folder checked again as the checkout was
+   * (chart/tree.ts: symlinks, sizes), since the subcharts it fetched are the commit's choice too.
+   */
+  readonly checkTree?: (chartDir: string) => Promise<string | undefined>;
   /** Service types the chart may create (SERVICE_TYPES); see chart-policy.ts. */
   readonly serviceTypes: readonly string[];
   /**
@@ -46,6 +51,12 @@ export interface HelmOptions {
    * server cannot be reached, which is then what failed.
    */
   readonly clusterProblems?: () => Promise<string[]>;
+  /**
+   * Before anything is applied: what of the rendered chart the deploy identity may not manage, one
+   * line each (a new kind its Role lacks, a kind the cluster does not serve). Not the commit's
+   * fault: the installation must catch up with the chart (`ci-runner install` again).
+   */
+  readonly chartRights?: (objects: readonly Rendered[]) => Promise<string[]>;
   /**
    * While helm waits: resolves with the reason the new pods (running `image`) can never become
    * ready, once that is certain, or undefined when `stop` aborts. Lets a crash-looping commit end
@@ -149,7 +160,7 @@ export class HelmReleases implements ReleaseManager {
   }
 
   /** The values the release gets: the files, then the image and its tag (the commit). */
-  #values(request: DeployRequest): string[] {
+  #values(request: Pick<DeployRequest, "sha" | "valuesFiles">): string[] {
     const o = this.#o;
     return [
       ...request.valuesFiles.flatMap((file) => ["--values", file]),
@@ -165,12 +176,24 @@ export class HelmReleases implements ReleaseManager {
    */
   async #checkRendered(request: DeployRequest): Promise<void> {
     const o = this.#o;
+    const objects = await this.render(request);
+    const problems = chartViolations(objects, { namespace: o.namespace, serviceTypes: o.serviceTypes });
+    if (problems.length > 0) throw new AttemptFailure(`the chart of ${o.release} is refused: ${problems.join("; ")}`);
+    const rights = (await o.chartRights?.(objects)) ?? [];
+    if (rights.length > 0) {
+      throw new ConfigError(`the chart of ${o.release} at ${request.headSha.slice(0, 12)} needs what the deploy identity may not do: ${rights.join("; ")}`,
+        "run the same `ci-runner install` again: it grants the deploy identity what the chart at the head renders (or add the rule to its Role by hand)");
+    }
+  }
+
+  /** The chart as the upgrade would render it (hooks included), without the cluster: for the checks and `install`. */
+  async render(request: Pick<DeployRequest, "chartDir" | "sha" | "valuesFiles">): Promise<Rendered[]> {
+    const o = this.#o;
     const rendered = await this.#run(["template", o.release, request.chartDir, "--namespace", o.namespace, ...this.#values(request)], READ_TIMEOUT_MS);
     if (rendered.startError || rendered.exitCode === 127) throw (await this.#ourFault("template", rendered)) ?? new ConfigError(`cannot run helm (${o.bin})`, "install Helm 3 or 4 on PATH or set HELM_BIN");
     if (rendered.exitCode === 2) throw new AttemptFailure(`helm template of ${o.release} crashed (exit 2): ${this.#crash(rendered)}`);
     if (rendered.exitCode !== 0) throw new AttemptFailure(`helm could not render the chart of ${o.release}: ${errorSummary(rendered.stderr)}`);
-    const problems = chartViolations(renderedObjects(rendered.stdout), { namespace: o.namespace, serviceTypes: o.serviceTypes });
-    if (problems.length > 0) throw new AttemptFailure(`the chart of ${o.release} is refused: ${problems.join("; ")}`);
+    return renderedObjects(rendered.stdout);
   }
 
   async deploy(request: DeployRequest, fence: AbortSignal): Promise<{ revision: number | undefined }> {
@@ -246,8 +269,13 @@ export class HelmReleases implements ReleaseManager {
   async #dependencies(chartDir: string): Promise<void> {
     const chart = parseYaml(await readFile(join(chartDir, "Chart.yaml"), "utf8").catch(() => "")) as { dependencies?: unknown[] } | null;
     if (!chart?.dependencies?.length) return;
+    const refused = chart.dependencies.map((d) => dependencyProblem(chartDir, d)).filter((p) => p !== undefined);
+    if (refused.length > 0) throw new AttemptFailure(`the chart's dependencies are refused: ${refused.join("; ")}`);
     const result = await this.#run(["dependency", "build", chartDir]);
     if (result.exitCode !== 0) throw new AttemptFailure(`helm dependency build failed: ${errorSummary(result.stderr)}`);
+    // What was downloaded or copied in is the commit's too: held to the checkout's own rules.
+    const problem = await this.#o.checkTree?.(chartDir);
+    if (problem !== undefined) throw new AttemptFailure(`the chart's dependencies are refused: ${problem}`);
   }
 
   async #detectMajor(): Promise<HelmMajor> {
@@ -334,4 +362,22 @@ export function pluck(values: unknown, key: string): unknown {
     node = (node as Record<string, unknown>)[part];
   }
   return node;
+}
+
+/**
+ * Where a dependency may come from: a chart repository over https, an OCI registry, a repository
+ * name helm knows, or a folder inside the chart. A plain-http repository would be fetched from the
+ * runner's pod, in the clear, wherever the commit points (a blind request into the cluster); a
+ * file:// outside the chart would package whatever it points at.
+ */
+function dependencyProblem(chartDir: string, dependency: unknown): string | undefined {
+  const { name, repository } = (dependency ?? {}) as { name?: unknown; repository?: unknown };
+  const what = `dependency ${typeof name === "string" ? name : "?"}`;
+  if (typeof repository !== "string" || repository === "" || repository.startsWith("@") || repository.startsWith("alias:")) return undefined;
+  if (repository.startsWith("https://") || repository.startsWith("oci://")) return undefined;
+  if (repository.startsWith("file://")) {
+    const target = resolve(chartDir, repository.slice("file://".length));
+    return target.startsWith(`${resolve(chartDir)}${sep}`) ? undefined : `${what} is ${repository}, outside the chart`;
+  }
+  return `${what} comes from ${repository}: only https://, oci:// or a folder inside the chart`;
 }

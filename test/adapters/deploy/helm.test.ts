@@ -17,7 +17,7 @@ const v3 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v3.17.3" 
 const v4 = { argv: ["version", "--template", "{{.Version}}"], stdout: "v4.2.4" };
 const OPEN = new AbortController().signal;
 
-function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string; watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined> } & Partial<Pick<HelmOptions, "gatherEvidence" | "clusterProblems" | "timeoutSeconds" | "wait">> = {}) {
+function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string; watchRollout?: (image: string, stop: AbortSignal) => Promise<string | undefined> } & Partial<Pick<HelmOptions, "gatherEvidence" | "clusterProblems" | "timeoutSeconds" | "wait" | "checkTree">> = {}) {
   const tool = fakeTool(steps);
   const env = childEnv({ ...process.env, GIT_TOKEN: "tkn_must_not_leak_123" } as Record<string, string>);
   const secrets = new Secrets();
@@ -29,6 +29,7 @@ function helm(steps: ToolStep[], extra: { kubeconfig?: string; context?: string;
     ...(extra.watchRollout ? { watchRollout: extra.watchRollout } : {}),
     ...(extra.gatherEvidence ? { gatherEvidence: extra.gatherEvidence } : {}),
     ...(extra.clusterProblems ? { clusterProblems: extra.clusterProblems } : {}),
+    ...(extra.checkTree ? { checkTree: extra.checkTree } : {}),
   });
   return { releases, tool };
 }
@@ -90,9 +91,31 @@ describe("helm adapter", () => {
 
   it("builds chart dependencies first when the chart declares them", async () => {
     const chart = mkdtempSync(join(tmpdir(), "chart-"));
-    writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: file://../redis\n");
+    writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: file://vendor/redis\n  - name: db\n    repository: oci://registry.example/charts\n");
     const { releases, tool } = helm([{ argv: ["dependency", "build", chart], stdout: "Saving 1 charts" }, rendered(chart), v4, { argv: upgradeArgv(4, chart), stdout: "{}" }]);
     await releases.deploy({ sha: SHA, headSha: SHA, chartDir: chart, valuesFiles: [] }, OPEN);
+    tool.verify();
+  });
+
+  it.each([
+    ["a plain-http repository (a blind request from the runner's pod)", "http://10.96.0.1:8080/charts", "dependency redis comes from http://10.96.0.1:8080/charts: only https://, oci:// or a folder inside the chart"],
+    ["a file:// outside the chart (it would package what it points at)", "file://../../../etc", "dependency redis is file://../../../etc, outside the chart"],
+  ])("refuses %s before helm fetches anything", async (_what, repository, problem) => {
+    const chart = mkdtempSync(join(tmpdir(), "chart-"));
+    writeFileSync(join(chart, "Chart.yaml"), `apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    repository: ${repository}\n`);
+    const { releases, tool } = helm([]);
+    const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: chart, valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptFailure);
+    expect((error as Error).message).toBe(`the chart's dependencies are refused: ${problem}`);
+    tool.verify();
+  });
+
+  it("what the dependency build brought in is checked like the checkout", async () => {
+    const chart = mkdtempSync(join(tmpdir(), "chart-"));
+    writeFileSync(join(chart, "Chart.yaml"), "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: big\n    repository: https://charts.example\n");
+    const { releases, tool } = helm([{ argv: ["dependency", "build", chart], stdout: "Saving 1 charts" }], { checkTree: async () => "charts/big-1.0.0.tgz has 9000000 bytes, more than the 5242880 Helm allows a file" });
+    const error = await releases.deploy({ sha: SHA, headSha: SHA, chartDir: chart, valuesFiles: [] }, OPEN).catch((e: unknown) => e);
+    expect((error as Error).message).toBe("the chart's dependencies are refused: charts/big-1.0.0.tgz has 9000000 bytes, more than the 5242880 Helm allows a file");
     tool.verify();
   });
 

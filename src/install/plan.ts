@@ -1,0 +1,138 @@
+import type { KubeObject } from "../adapters/kube/objects.ts";
+import type { Config } from "../config/load.ts";
+import { INSTALL_MANAGER, LABELS } from "../names.ts";
+import { type ChartResource, deployPermissions, type Permission, requiredPermissions } from "../permissions.ts";
+import { rulesFor } from "./rbac.ts";
+import { baseManifest } from "./templates.ts";
+
+/** What one runner's installation is made of, as given to `ci-runner install`. */
+export interface InstallSettings {
+  readonly config: Config;
+  /** The settings given to install, for the CronJob's environment (never a secret's value). */
+  readonly env: readonly { readonly name: string; readonly value: string }[];
+  /** What the runner reads from Secrets, by reference only. */
+  readonly secretEnv: readonly { readonly name: string; readonly secret: string; readonly key: string }[];
+  readonly runnerImage: string;
+  readonly schedule: string;
+}
+
+export interface BuildPolicyParams {
+  readonly kanikoImages: readonly string[];
+  readonly registrySecrets: readonly string[];
+  readonly gitTokenSecrets: readonly string[];
+}
+
+/** What install read before deciding: the chart's kinds and what the cluster already holds. */
+export interface InstallObservation {
+  readonly chart: readonly ChartResource[];
+  /** The build policy's params now: other runners' images and Secrets stay listed. */
+  readonly params: BuildPolicyParams;
+  /** Namespaces that exist, and whether install created them (only those may go with the release). */
+  readonly namespaces: ReadonlyMap<string, { readonly createdByInstall: boolean }>;
+}
+
+/** On the shared objects (the admission policies, their params, the build namespace). */
+export const SHARED = "shared";
+/** On a namespace install created, which `uninstall --delete-release` may therefore delete. */
+export const CREATED = "ci-runner.dev/created-by-install";
+export const BUILD_POLICY_PARAMS = "ci-runner-build-policy";
+
+/** The runner's ServiceAccount in CICD_NS: the admission policies know a runner by this name. */
+export function runnerAccount(release: string): string {
+  return `ci-runner-${release}`;
+}
+
+/**
+ * Every object of one runner's installation, and the shared ones it needs, in the order they are
+ * applied: namespaces, identities, their rights, the policies' params, the policies, the CronJob.
+ * Pure: the same settings and observation give the same objects.
+ */
+export function desiredObjects(s: InstallSettings, o: InstallObservation): KubeObject[] {
+  const { config } = s;
+  const release = config.release;
+  const cicd = config.cicdNamespace;
+  const deployNs = config.deployNamespace;
+  const runner = runnerAccount(release);
+  const own = labels(release);
+  const meta = (name: string, namespace: string | undefined, extra: Record<string, string> = own) =>
+    ({ name, ...(namespace ? { namespace } : {}), labels: extra });
+
+  const [buildNs, appNs] = baseManifest("namespaces.yaml", cicd);
+  const namespace = (template: KubeObject | undefined, name: string, owner: string): KubeObject => {
+    const created = o.namespaces.get(name)?.createdByInstall ?? !o.namespaces.has(name);
+    return {
+      apiVersion: "v1", kind: "Namespace",
+      metadata: { name, labels: { ...template?.metadata.labels, ...labels(owner) }, ...(created ? { annotations: { [CREATED]: "true" } } : {}) },
+    };
+  };
+  const role = (name: string, ns: string, permissions: readonly Permission[]): KubeObject =>
+    ({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta(name, ns), rules: rulesFor(permissions) });
+  const binding = (name: string, ns: string, subject: { name: string; namespace: string }): KubeObject => ({
+    apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: meta(name, ns),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+    subjects: [{ kind: "ServiceAccount", ...subject }],
+  });
+
+  const needs = requiredPermissions(config);
+  const deployAccount = { name: config.deployServiceAccount, namespace: deployNs };
+  return [
+    namespace(buildNs, cicd, SHARED),
+    namespace(appNs, deployNs, release),
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(runner, cicd) },
+    role(runner, cicd, needs.filter((p) => p.namespace === cicd)),
+    binding(runner, cicd, { name: runner, namespace: cicd }),
+    role(runner, deployNs, needs.filter((p) => p.namespace === deployNs)),
+    binding(runner, deployNs, { name: runner, namespace: cicd }),
+    // The identity helm acts as: impersonated, never run, so it gets no token.
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(deployAccount.name, deployNs), automountServiceAccountToken: false },
+    role(deployAccount.name, deployNs, deployPermissions(config, o.chart)),
+    binding(deployAccount.name, deployNs, deployAccount),
+    buildPolicyParams(cicd, o.params, config),
+    ...policies(cicd),
+    cronJob(s, runner),
+  ];
+}
+
+/** The union of what every runner's builds may use: a second runner adds its own, never removes another's. */
+function buildPolicyParams(cicd: string, now: BuildPolicyParams, config: Config): KubeObject {
+  const union = (a: readonly string[], b: string | undefined) => [...new Set([...a, ...(b ? [b] : [])])].join(",");
+  return {
+    apiVersion: "v1", kind: "ConfigMap",
+    metadata: { name: BUILD_POLICY_PARAMS, namespace: cicd, labels: labels(SHARED) },
+    data: {
+      kanikoImages: union(now.kanikoImages, config.kanikoImage),
+      registrySecrets: union(now.registrySecrets, config.registrySecret),
+      gitTokenSecrets: union(now.gitTokenSecrets, config.gitTokenSecret),
+    },
+  };
+}
+
+/** The four admission policies and their bindings, as manifests/base has them. */
+function policies(cicd: string): KubeObject[] {
+  const files = ["build-policy.yaml", "build-secrets-policy.yaml", "state-policy.yaml", "deploy-policy.yaml"] as const;
+  return files.flatMap((file) => baseManifest(file, cicd))
+    .filter((doc) => doc.kind !== "ConfigMap")
+    .map((doc) => ({ ...doc, metadata: { ...doc.metadata, labels: { ...doc.metadata.labels, ...labels(SHARED) } } }));
+}
+
+function cronJob(s: InstallSettings, runner: string): KubeObject {
+  const [template] = baseManifest("cronjob.yaml", s.config.cicdNamespace);
+  if (template === undefined) throw new Error("manifests/base/cronjob.yaml holds no CronJob");
+  type Container = { name: string; image: string; env?: unknown[] };
+  const job = structuredClone(template) as KubeObject & { spec: { schedule: string; jobTemplate: { spec: { template: { metadata?: { labels?: Record<string, string> }; spec: { serviceAccountName: string; containers: Container[] } } } } } };
+  const pod = job.spec.jobTemplate.spec.template;
+  const [container] = pod.spec.containers;
+  if (container === undefined) throw new Error("manifests/base/cronjob.yaml has no container");
+  job.spec.schedule = s.schedule;
+  pod.spec.serviceAccountName = runner;
+  container.image = s.runnerImage;
+  container.env = [
+    ...s.env.map((e) => ({ name: e.name, value: e.value })),
+    ...s.secretEnv.map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key } } })),
+  ];
+  return { ...job, metadata: { name: runner, namespace: s.config.cicdNamespace, labels: { ...template.metadata.labels, ...labels(s.config.release) } } };
+}
+
+export function labels(installation: string): Record<string, string> {
+  return { [LABELS.managedBy]: INSTALL_MANAGER, [LABELS.installation]: installation };
+}
