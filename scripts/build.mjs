@@ -41,5 +41,7 @@ await Promise.all([
     entryPoints: ["src/snapshot.ts"],
     outfile: "dist/ci-runner-snapshot.cjs",
     format: "cjs",
+    // Only src/install/templates.ts asks, and only outside a bundle (the bundle embeds manifests/base).
+    define: { ...common.define, "import.meta.url": JSON.stringify("file:///ci-runner-snapshot.cjs") },
   }),
 ]);

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { runDoctor } from "./commands/doctor.ts";
+import { runInstall, runUninstall } from "./commands/install.ts";
 import { doctorChecks } from "./commands/doctor-checks.ts";
 import { runPlan } from "./commands/plan.ts";
 import type { DataFormat } from "./commands/render.ts";
@@ -8,7 +9,7 @@ import { runRetry } from "./commands/retry.ts";
 import { settingsHelp } from "./commands/settings.ts";
 import { runStatus, type StatusFormat } from "./commands/status.ts";
 import { runSync } from "./commands/sync.ts";
-import { type Config, loadConfig, type Requirement } from "./config/load.ts";
+import { type Config, explicitSettings, loadConfig, type Requirement } from "./config/load.ts";
 import { ConfigError, EXIT_CODES, type ExitCode, exitCodeFor, RunnerError } from "./errors.ts";
 import { createLogger, type Logger, Secrets } from "./log.ts";
 import type { Env } from "./wiring/child-env.ts";
@@ -148,6 +149,42 @@ Examples:
 Examples:
   $ ci-runner doctor --kubeconfig ~/.kube/dev --release shop --repo acme/shop --image ghcr.io/acme/shop --chart-path chart`)
     .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) => runDoctor(doctorChecks(config, runtime(config, log)), out)));
+
+  addSettings(program.command("install"))
+    .description("install or update one runner in the cluster: its namespaces, identities, least rights (from the chart at the head), admission policies and CronJob")
+    .option("--runner-image <image>", "the ci-runner image the CronJob runs (required)")
+    .option("--schedule <cron>", "the CronJob schedule: the polling interval", "*/2 * * * *")
+    .option("--github-app-key-secret <name>", "Secret in CICD_NS with key private-key: the GitHub App's key (with GITHUB_APP_ID)")
+    .option("--webhook-url-secret <name>", "Secret in CICD_NS with key url: WEBHOOK_URL")
+    .option("--dry-run", "print what would change (checked by the API server); change nothing")
+    .addOption(new Option("-o, --output <format>", "print the objects instead of applying them").choices(["yaml"]))
+    .addHelpText("after", `
+Before: create CICD_NS and the Secrets install references (it never handles a secret's value):
+  $ kubectl create namespace cicd
+  $ kubectl -n cicd create secret docker-registry regcred --docker-server=ghcr.io --docker-username=... --docker-password=...
+Examples:
+  $ ci-runner install --repo acme/shop --image ghcr.io/acme/shop --chart-path deploy/chart --release shop --registry-secret regcred --runner-image ghcr.io/acme/ci-runner:1.0.0
+  $ ci-runner install ... --dry-run     # what would change, checked by the API server
+  $ ci-runner install ... -o yaml       # the objects, for GitOps
+Run it again with the same settings after the chart gains a kind: it grants the deploy identity what the chart renders.`)
+    .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) => runInstall(config, runtime(config, log), {
+      runnerImage: opts.runnerImage as string | undefined,
+      schedule: String(opts.schedule),
+      refs: { githubAppKeySecret: opts.githubAppKeySecret as string | undefined, webhookUrlSecret: opts.webhookUrlSecret as string | undefined },
+      dryRun: opts.dryRun === true,
+      yaml: opts.output === "yaml",
+      explicit: explicitSettings(io.env, opts),
+    }, out)));
+
+  addSettings(program.command("uninstall"))
+    .description("remove one runner's installation: its CronJob, identities, rights, state and build Jobs (the app keeps running)")
+    .option("--delete-release", "also delete DEPLOY_NS with the app in it, if install created it")
+    .addHelpText("after", `
+Examples:
+  $ ci-runner uninstall --release shop
+  $ ci-runner uninstall --release shop --deploy-namespace shop --delete-release`)
+    .action((opts: Record<string, unknown>) => withConfig("status", opts, (config, log) =>
+      runUninstall(config, runtime(config, log).install, { deleteRelease: opts.deleteRelease === true }, out)));
 
   try {
     await program.parseAsync([...argv], { from: "user" });

@@ -55,8 +55,8 @@ export function lineDiff(a: readonly string[], b: readonly string[]): string[] {
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) { all.push(`  ${a[i]}`); i++; j++; }
-    else if (j < m && (i === n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) { all.push(`+ ${b[j]}`); j++; }
-    else { all.push(`- ${a[i]}`); i++; }
+    else if (i < n && (j === m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) { all.push(`- ${a[i]}`); i++; }
+    else { all.push(`+ ${b[j]}`); j++; }
   }
   const near = (k: number) => all.slice(Math.max(0, k - 2), k + 3).some((l) => !l.startsWith("  "));
   return all.filter((_, k) => near(k));

@@ -110,7 +110,12 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
       await checkout.dispose();
     }
   } catch (error) {
-    if (!(error instanceof AttemptFailure)) throw error;
+    if (!(error instanceof AttemptFailure)) {
+      // Not the commit's failure (settings, rights, the API): the attempt is not counted, and the
+      // next tick tries it again once that is fixed. Only a run that dies here leaves the marker.
+      await leased.update(({ deploying: _stopped, ...s }) => s).catch((cleared: unknown) => log.warn({ err: cleared }, "Could not clear the deploying marker; the next tick counts this attempt"));
+      throw error;
+    }
     // Killed after helm rolled back but before this record: the next tick deploys once more
     // (one extra attempt, still bounded by MAX_RETRIES once recorded).
     return recordFailure(ctx, { sha: action.sha, attempt: action.attempt, message: error.message, setAside: action.lastAttempt }, "deploy", error.details);

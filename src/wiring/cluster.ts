@@ -21,6 +21,7 @@ import { ApiServerIdentity, type Identity } from "../adapters/kube/identity.ts";
 import { ClusterObjects } from "../adapters/kube/objects.ts";
 import type { Rendered } from "../adapters/deploy/chart-policy.ts";
 import { resolveChartKinds } from "../install/kinds.ts";
+import type { InstallCluster } from "../install/ports.ts";
 import { inClusterKubeconfig, type KubeTarget } from "../adapters/kube/kubeconfig.ts";
 import { RegistryV2 } from "../adapters/registry/registry.ts";
 import { allReporters } from "../adapters/report/fan-out.ts";
@@ -55,6 +56,7 @@ export interface Cluster {
   readonly reporter: Reporter;
   readonly preflight: Preflight;
   readonly identity: Identity;
+  readonly install: InstallCluster;
 }
 
 /** Helm for this target, from the settings (the tests' plan builds the same). */
@@ -142,6 +144,22 @@ export function createCluster(deps: ClusterDeps): Cluster {
       missingPermissions: (permissions) => missingPermissions(authorization, permissions),
     },
     identity: new ApiServerIdentity(apiClient(kc, AuthenticationV1Api, deadline), kc),
+    install: {
+      apply: (object, dryRun) => objects.apply(object, dryRun),
+      read: (object) => objects.read(object),
+      list: (apiVersion, kind, selector) => objects.list(apiVersion, kind, selector),
+      remove: (object) => objects.remove(object),
+      chart: async (sha) => {
+        const checkout = await charts.checkout(sha);
+        try {
+          const rendered = await releases.render({ chartDir: checkout.chartDir, sha, valuesFiles: config.valuesFiles.map((f) => join(checkout.root, f)) });
+          return { ...await resolveChartKinds((v, k) => objects.served(v, k), rendered, config.deployNamespace), rendered: rendered.length };
+        } finally {
+          await checkout.dispose();
+        }
+      },
+      registrySecret: () => registry.checkSecret(),
+    },
   };
 }
 

@@ -65,5 +65,6 @@ export function createRuntime(config: Config, env: Env, log: Logger, secrets: Se
     ...passSettings(config),
     preflight: lazy(async () => (await cluster()).preflight),
     identity: lazy(async () => (await cluster()).identity),
+    install: lazy(async () => (await cluster()).install),
   };
 }

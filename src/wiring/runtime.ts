@@ -1,4 +1,5 @@
 import type { Identity } from "../adapters/kube/identity.ts";
+import type { InstallCluster } from "../install/ports.ts";
 import type { Permission } from "../permissions.ts";
 import type { PassContext } from "../reconcile/pass.ts";
 
@@ -20,4 +21,6 @@ export interface Runtime extends PassContext {
   readonly preflight: Preflight;
   /** Who runs this command, as the API server sees it (recorded with an approval). */
   readonly identity: Identity;
+  /** What `install` and `uninstall` ask of the cluster. */
+  readonly install: InstallCluster;
 }

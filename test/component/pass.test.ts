@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { viewLease } from "../../src/reconcile/lease.ts";
 import { plannedAction } from "../../src/commands/plan.ts";
 import { MAX_STEPS, runPass } from "../../src/reconcile/pass.ts";
-import { AttemptFailure } from "../../src/errors.ts";
+import { AttemptFailure, ConfigError } from "../../src/errors.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
 import { Killed, killAfter, passContext, testLog } from "../support/pass-context.ts";
 
@@ -218,5 +218,21 @@ describe("a commit whose chart cannot be used", () => {
     expect(outcomes.map((o) => (o as { kind?: string }).kind)).toEqual(["attempt-failed", "set-aside", "set-aside"]);
     expect(world.state.setAside).toMatchObject({ sha: A, reason: expect.stringContaining("no Helm chart at CHART_PATH=chart") });
     expect(world.helmDeploys).toEqual([]);
+  });
+});
+
+describe("a deploy stopped by something other than the commit", () => {
+  it("is not counted: the marker is cleared, the error goes up, and once it is fixed the same attempt deploys", async () => {
+    const world = new FakeWorld();
+    const ports = world.ports();
+    let lacking = true;
+    const rights = new ConfigError("system:serviceaccount:app:ci-runner-deploy cannot create ingresses.networking.k8s.io in namespace app", "run the same `ci-runner install` again");
+    const guarded = { ...ports, releases: { ...ports.releases, deploy: async (...args: Parameters<typeof ports.releases.deploy>) => { if (lacking) throw rights; return ports.releases.deploy(...args); } } };
+    await expect(runPass(passContext(guarded))).rejects.toBe(rights);
+    expect(world.state.deploying).toBeUndefined();
+    expect(world.state.attempts).toBeUndefined();
+    lacking = false;
+    expect(await runPass(passContext(guarded))).toEqual({ kind: "deployed", sha: A, revision: 1 });
+    expect(world.jobsCreated).toHaveLength(1);
   });
 });
