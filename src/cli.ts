@@ -156,6 +156,7 @@ Examples:
     .option("--schedule <cron>", "the CronJob schedule: the polling interval", "*/2 * * * *")
     .option("--github-app-key-secret <name>", "Secret in CICD_NS with key private-key: the GitHub App's key (with GITHUB_APP_ID)")
     .option("--webhook-url-secret <name>", "Secret in CICD_NS with key url: WEBHOOK_URL")
+    .option("--runner-env <NAME=VALUE...>", "more environment for the runner's pod that is no setting (a proxy, a CA bundle); repeatable")
     .option("--dry-run", "print what would change (checked by the API server); change nothing")
     .addOption(new Option("-o, --output <format>", "print the objects instead of applying them").choices(["yaml"]))
     .addHelpText("after", `
@@ -171,6 +172,7 @@ Run it again with the same settings after the chart gains a kind: it grants the 
       runnerImage: opts.runnerImage as string | undefined,
       schedule: String(opts.schedule),
       refs: { githubAppKeySecret: opts.githubAppKeySecret as string | undefined, webhookUrlSecret: opts.webhookUrlSecret as string | undefined },
+      runnerEnv: (opts.runnerEnv as string[] | undefined) ?? [],
       dryRun: opts.dryRun === true,
       yaml: opts.output === "yaml",
       explicit: explicitSettings(io.env, opts),

@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
 import { describe, type KubeObject } from "../adapters/kube/objects.ts";
 import type { Config } from "../config/load.ts";
-import type { Setting } from "../config/settings.ts";
+import { SETTINGS, type Setting } from "../config/settings.ts";
 import { ConfigError, EXIT_CODES, type ExitCode, RunnerError } from "../errors.ts";
 import { type Change, change, renderChanges } from "../install/diff.ts";
 import { runnerEnvironment, type SecretRefs } from "../install/environment.ts";
@@ -18,6 +18,8 @@ export interface InstallOptions {
   readonly dryRun: boolean;
   /** Print the objects as YAML; write nothing. */
   readonly yaml: boolean;
+  /** NAME=VALUE pairs for the runner's pod that are no setting of ours (a proxy, a CA bundle). */
+  readonly runnerEnv: readonly string[];
   /** The settings as given (flags and environment), for the CronJob's environment. */
   readonly explicit: readonly { setting: Setting; raw: string }[];
 }
@@ -43,6 +45,8 @@ export async function runInstall(config: Config, runtime: Runtime, options: Inst
   const env = runnerEnvironment(options.explicit, config, options.refs);
   const problems = [...env.problems];
   if (!options.runnerImage) problems.push("--runner-image is required: the ci-runner image the CronJob runs (build it from this repository's Dockerfile and push it where the cluster pulls from)");
+  const extra = extraEnvironment(options.runnerEnv);
+  problems.push(...extra.problems);
   if (!isSchedule(options.schedule)) problems.push(`--schedule "${options.schedule}" is not a cron schedule: give five fields, e.g. "*/2 * * * *"`);
   if (problems.length > 0) throw refused(problems);
 
@@ -50,7 +54,7 @@ export async function runInstall(config: Config, runtime: Runtime, options: Inst
   const observation = await observe(config, runtime, cluster, options.refs);
   if (observation.problems.length > 0) throw refused(observation.problems);
 
-  const settings = { config, env: env.env, secretEnv: env.secretEnv, runnerImage: options.runnerImage ?? "", schedule: options.schedule };
+  const settings = { config, env: [...env.env, ...extra.env], secretEnv: env.secretEnv, runnerImage: options.runnerImage ?? "", schedule: options.schedule };
   const desired = desiredObjects(settings, observation).map((o) => annotateShared(o, config.cicdNamespace));
   if (options.yaml) {
     out(desired.map((o) => stringify(o, { lineWidth: 0 })).join("---\n"));
@@ -149,6 +153,24 @@ function same(a: KubeObject, b: KubeObject): boolean {
 
 function refused(problems: readonly string[], remedy = "fix each problem named, then run the same install again: nothing was changed"): ConfigError {
   return new ConfigError(`install refused: ${problems.join("; ")}`, remedy, problems);
+}
+
+/**
+ * --runner-env: what the runner's pod needs that is not one of our settings. A setting goes by its
+ * own flag (so that it is validated), and a value here is in the pod spec for anyone to read.
+ */
+export function extraEnvironment(pairs: readonly string[]): { env: { name: string; value: string }[]; problems: string[] } {
+  const env: { name: string; value: string }[] = [];
+  const problems: string[] = [];
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    const name = at > 0 ? pair.slice(0, at) : "";
+    const setting = SETTINGS.find((s) => s.env === name);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) problems.push(`--runner-env "${pair}" is not NAME=VALUE: give e.g. --runner-env HTTPS_PROXY=http://proxy:3128`);
+    else if (setting) problems.push(`--runner-env ${name}: ${name} is a setting; give it as ${setting.secret ? "a Secret (see --help)" : setting.flag ?? `the environment variable ${name}`} instead, so that install checks it`);
+    else env.push({ name, value: pair.slice(at + 1) });
+  }
+  return { env, problems };
 }
 
 /** Five cron fields or one of the @-macros Kubernetes accepts. */

@@ -184,7 +184,8 @@ describe.skipIf(skip !== undefined)("gates on the real control plane", () => {
     // By hand, an approval names who gave it: the annotation alone is refused by the state policy,
     // and the approver must be the user the API server knows (here: admin).
     const annotate = (...pairs: string[]) => execFileSync(world.info.kubectl, ["--kubeconfig", world.info.kubeconfig, "-n", "cicd", "annotate", "--overwrite", "configmap", `ci-runner-${app.name}`, ...pairs], { stdio: ["pipe", "pipe", "pipe"] });
-    expect(() => annotate(`ci-runner.dev/approved-sha=${next}`)).toThrow(/ValidatingAdmissionPolicy 'ci-runner-state'.*an approval names who gave it: set ci-runner.dev\/approved-by to admin/);
+    // (The earlier approval's approved-by=admin is still there: removing it leaves the SHA unnamed.)
+    expect(() => annotate(`ci-runner.dev/approved-sha=${next}`, "ci-runner.dev/approved-by-")).toThrow(/ValidatingAdmissionPolicy 'ci-runner-state'.*an approval names who gave it: set ci-runner.dev\/approved-by to admin/);
     expect(() => annotate(`ci-runner.dev/approved-sha=${next}`, "ci-runner.dev/approved-by=someone-else")).toThrow(/set ci-runner.dev\/approved-by to admin/);
     annotate(`ci-runner.dev/approved-sha=${next}`, "ci-runner.dev/approved-by=admin");
     await sync(app, approval);

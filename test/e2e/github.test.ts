@@ -43,8 +43,9 @@ describe.skipIf(skip !== undefined)("GitHub: Deployments, commit statuses and an
     const run = await world.run(["sync", "--once"], target.env("helm4", { ...appEnv(), GITHUB_DEPLOYMENTS: "true", GITHUB_ENVIRONMENT_URL: "https://appauth.example.com" }));
     expect(run.code, run.stderr).toBe(0);
     const after = await github();
-    expect(after.minted - before.minted).toBe(1);
-    expect(run.logs.filter((l) => l.msg === "Minted a GitHub App installation token")).toHaveLength(1);
+    // Two tokens: the runner's (Deployments, statuses) and the build pod's, which may read code only.
+    expect(after.minted - before.minted).toBe(2);
+    expect(run.logs.filter((l) => l.msg === "Minted a GitHub App installation token").map((l) => l.permissions)).toEqual(expect.arrayContaining([{ contents: "read" }, "the installation's"]));
     expect(after.deployments.filter((d) => d.sha === sha)).toEqual([
       expect.objectContaining({ environment: "appauth/appauth", payload: { ci_runner: { release: "appauth", attempt: 1 } }, states: ["in_progress", "in_progress", "in_progress", "success"] }),
     ]);

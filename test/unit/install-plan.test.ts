@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isSchedule } from "../../src/commands/install.ts";
+import { extraEnvironment, isSchedule } from "../../src/commands/install.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { SETTINGS } from "../../src/config/settings.ts";
 import { lineDiff } from "../../src/install/diff.ts";
@@ -111,6 +111,18 @@ describe("runnerEnvironment", () => {
     expect(env.problems).toEqual([expect.stringContaining("WEBHOOK_URL is set but --webhook-url-secret is not")]);
     expect(runnerEnvironment([{ setting: setting("WEBHOOK_URL"), raw: "https://hooks.example/x" }], config, { webhookUrlSecret: "hook" }).secretEnv)
       .toEqual([{ name: "WEBHOOK_URL", secret: "hook", key: "url" }]);
+  });
+});
+
+describe("extraEnvironment (--runner-env)", () => {
+  it.each([
+    [["HTTPS_PROXY=http://proxy:3128", "EMPTY="], [{ name: "HTTPS_PROXY", value: "http://proxy:3128" }, { name: "EMPTY", value: "" }], []],
+    [["A=b=c"], [{ name: "A", value: "b=c" }], []],
+    [["novalue"], [], ['--runner-env "novalue" is not NAME=VALUE: give e.g. --runner-env HTTPS_PROXY=http://proxy:3128']],
+    [["REPO=acme/x"], [], ["--runner-env REPO: REPO is a setting; give it as --repo instead, so that install checks it"]],
+    [["GIT_TOKEN=ghp_x"], [], ["--runner-env GIT_TOKEN: GIT_TOKEN is a setting; give it as a Secret (see --help) instead, so that install checks it"]],
+  ])("%j", (pairs, env, problems) => {
+    expect(extraEnvironment(pairs)).toEqual({ env, problems });
   });
 });
 

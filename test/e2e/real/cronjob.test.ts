@@ -80,8 +80,8 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
   }
 
   /** Starts a tick from the CronJob, as the schedule would, and waits for it; samples its memory. */
-  async function tick(name: string, during?: (pod: string) => Promise<void>) {
-    kubectl("-n", "cicd", "create", "job", `--from=cronjob/ci-runner-app`, name);
+  async function tick(name: string, during?: (pod: string) => Promise<void>, cronjob = "ci-runner-app") {
+    kubectl("-n", "cicd", "create", "job", `--from=cronjob/${cronjob}`, name);
     const deadline = Date.now() + 600_000;
     let peak = 0;
     let acted = false;
@@ -167,6 +167,61 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
     expect(history.filter((h) => h.status.startsWith("pending"))).toEqual([]);
     expect(await pagesServed(world, "app", "app")).toEqual([sha]);
     expect(jobsCreated(world, "app")).toEqual([]); // the runner in the pod does not go through the test's proxy
+  });
+
+  it("ci-runner install from nothing for a second repository: a tick deploys, an Ingress needs install again, uninstall leaves nothing", async () => {
+    const { info } = world;
+    const r = info.real!;
+    const target = world.app("inst");
+    const sha = target.commit();
+    const sa = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+    // What install is given: the required settings, where this node's pods find git and the API
+    // server (no kube-proxy here), and a schedule that does not fire during the test.
+    const settings = {
+      ...target.env("helm4", { RELEASE: "inst", DEPLOY_NS: "inst-app", HELM_TIMEOUT: "120s" }),
+      GITHUB_API_URL: `https://${r.gateway}:${r.gitPort}/api/v3`, GIT_URL: `https://${r.gateway}:${r.gitPort}/${target.repo}.git`,
+    };
+    const args = ["install", "--runner-image", image, "--schedule", "0 0 1 1 *",
+      "--runner-env", `KUBERNETES_SERVICE_HOST=${r.gateway}`, `KUBERNETES_SERVICE_PORT=${r.apiPort}`, `NODE_EXTRA_CA_CERTS=${sa}`, `GIT_SSL_CAINFO=${sa}`];
+    const started = Date.now();
+    const installed = await world.run(args, settings);
+    expect(installed.code, installed.stderr).toBe(0);
+    const installSeconds = (Date.now() - started) / 1000;
+    const first = await tick("inst-1", undefined, "ci-runner-inst");
+    expect(first.exitCode, first.log).toBe(0);
+    expect(await pagesServed(world, "inst-app", "inst")).toEqual([sha]);
+    console.log(`install -> first Ready pod: ${((Date.now() - started) / 1000).toFixed(1)}s (install ${installSeconds.toFixed(1)}s, the tick ${first.wall.toFixed(1)}s wall, peak ${first.peakMB.toFixed(0)} MB)`);
+    // The deploy identity holds exactly what the chart renders, and Helm's own.
+    const role = JSON.parse(kubectl("-n", "inst-app", "get", "role", "ci-runner-deploy", "-o", "json")) as { rules: { resources: string[] }[] };
+    expect(role.rules.flatMap((rule) => rule.resources).sort()).toEqual(["deployments", "replicasets", "secrets"]);
+
+    const withIngress = target.commit({ "chart/templates/ingress.yaml": `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  defaultBackend:
+    service:
+      name: {{ .Release.Name }}
+      port:
+        number: 8080
+` });
+    const refused = await tick("inst-2", undefined, "ci-runner-inst");
+    expect(refused.exitCode, refused.log).toBe(2);
+    expect(refused.log).toContain("cannot create ingresses.networking.k8s.io in namespace inst-app");
+    expect(refused.log).toContain("run the same `ci-runner install` again");
+    expect((await world.run(args, settings)).code).toBe(0);
+    const next = await tick("inst-3", undefined, "ci-runner-inst");
+    expect(next.exitCode, next.log).toBe(0);
+    expect((await annotations(world, "inst"))["ci-runner.dev/deployed-sha"]).toBe(withIngress);
+
+    const gone = await world.run(["uninstall", "--delete-release"], settings);
+    expect(gone.code, gone.stderr).toBe(0);
+    const left = kubectl("get", "serviceaccounts,roles,rolebindings,cronjobs,jobs,configmaps", "-A", "-l", "ci-runner.dev/installation=inst", "-o", "name");
+    expect(left).toBe("");
+    expect(kubectl("-n", "cicd", "get", "jobs,configmaps", "-o", "name").split("\n").filter((n) => n.includes("inst"))).toEqual([]);
+    const ns = JSON.parse(kubectl("get", "namespace", "inst-app", "-o", "json", "--ignore-not-found") || "{}") as { status?: { phase?: string } };
+    expect(ns.status?.phase === undefined || ns.status.phase === "Terminating").toBe(true);
   });
 
   function followLog(pod: string): { output: string; exited: Promise<unknown> } {
