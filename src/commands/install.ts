@@ -1,12 +1,12 @@
 import { stringify } from "yaml";
-import { describe, type KubeObject } from "../adapters/kube/objects.ts";
+import type { KubeObject } from "../adapters/kube/objects.ts";
 import type { Config } from "../config/load.ts";
 import { SETTINGS, type Setting } from "../config/settings.ts";
-import { ConfigError, EXIT_CODES, type ExitCode, RunnerError } from "../errors.ts";
+import { AttemptFailure, ConfigError, EXIT_CODES, type ExitCode, RunnerError } from "../errors.ts";
 import { type Change, change, renderChanges } from "../install/diff.ts";
 import { runnerEnvironment, type SecretRefs } from "../install/environment.ts";
 import { BUILD_POLICY_PARAMS, type BuildPolicyParams, CREATED, desiredObjects, type InstallObservation, runnerAccount, SHARED } from "../install/plan.ts";
-import type { InstallCluster, ObjectStore } from "../install/ports.ts";
+import { describe, type InstallCluster, type ObjectStore } from "../install/ports.ts";
 import { INSTALL_MANAGER, LABELS } from "../names.ts";
 import type { Runtime } from "../wiring/runtime.ts";
 
@@ -102,7 +102,14 @@ async function observe(config: Config, runtime: Runtime, cluster: InstallCluster
   const cicd = config.cicdNamespace;
   const objects = cluster;
   const head = (await runtime.ports.source.branchHead(undefined)).sha;
-  const chart = await cluster.chart(head);
+  let chart: Awaited<ReturnType<InstallCluster["chart"]>>;
+  try {
+    chart = await cluster.chart(head);
+  } catch (error) {
+    // A chart missing or not rendering at the head is the input's fault here, not a later tick's.
+    if (!(error instanceof AttemptFailure)) throw error;
+    throw refused([`the chart at ${head.slice(0, 12)}: ${error.message}`], "fix the chart (CHART_PATH, VALUES_FILES, its templates) and push it, then run the same install again: nothing was changed");
+  }
   problems.push(...chart.problems.map((p) => `the chart at ${head.slice(0, 12)}: ${p}`));
 
   const namespaces = new Map<string, { createdByInstall: boolean }>();

@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import type { KubeObject } from "../adapters/kube/objects.ts";
-import { describe } from "../adapters/kube/objects.ts";
+import { describe } from "./ports.ts";
 
 /** What `install --dry-run` reports for one object. */
 export type Change =

@@ -16,3 +16,8 @@ export interface InstallCluster extends ObjectStore {
   /** The registry Secret exists and holds credentials for IMAGE's registry (a ConfigError if not). */
   registrySecret(): Promise<string>;
 }
+
+/** "Kind namespace/name", as kubectl names an object. Here, not in the adapter: commands print it without loading the Kubernetes client. */
+export function describe(object: Pick<KubeObject, "kind" | "metadata">): string {
+  return `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name}`;
+}

@@ -62,6 +62,17 @@ describe.skipIf(skip !== undefined)("ci-runner install on the real control plane
     expect(appWithoutKey.code).toBe(2);
     expect(errorOf(appWithoutKey)?.msg).toContain("--github-app-key-secret is not");
 
+    // A chart that does not render, and one with a kind this cluster does not serve.
+    app.commit({ "chart/templates/broken.yaml": "{{ .Values.missing.field }}\n" });
+    const broken = await install();
+    expect(broken.code).toBe(2);
+    expect(errorOf(broken)?.msg).toMatch(/the chart at [0-9a-f]{12}: helm could not render the chart/);
+    app.commit({ "chart/templates/broken.yaml": "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata:\n  name: app\n" });
+    const crd = await install();
+    expect(crd.code).toBe(2);
+    expect(errorOf(crd)?.msg).toContain("ServiceMonitor app: this cluster serves no ServiceMonitor in monitoring.coreos.com/v1; install the CRD that defines it first");
+    app.commit({ "chart/templates/broken.yaml": "# nothing\n" });
+
     expect(await exists("/api/v1/namespaces/inst-app")).toBe(false);
     expect(await exists("/apis/batch/v1/namespaces/cicd/cronjobs/ci-runner-inst")).toBe(false);
     expect(await exists("/api/v1/namespaces/cicd/serviceaccounts/ci-runner-inst")).toBe(false);

@@ -1,6 +1,7 @@
 import { type KubeConfig, KubernetesObjectApi, type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
 import { apiClient } from "./client.ts";
 import { isStatus, kubeError } from "./errors.ts";
+import { describe } from "../../install/ports.ts";
 
 /** What the API server says of a kind: its resource name and whether it lives in a namespace. */
 export interface ServedKind {
@@ -86,8 +87,4 @@ export class ClusterObjects {
       throw kubeError(error, `deleting ${describe(object)}`);
     }
   }
-}
-
-export function describe(object: Pick<KubeObject, "kind" | "metadata">): string {
-  return `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name}`;
 }
