@@ -39,12 +39,12 @@ export function doctorChecks(config: Config, runtime: Runtime): Check[] {
         const missing = await preflight.missingPermissions(needed);
         if (missing.length === 0) return { ok: true, detail: `all ${needed.length} permissions granted` };
         const files = [...new Set(missing.map((p) => p.grantedBy))].join(", ");
-        return { ok: false, problem: `missing ${missing.map(describePermission).join("; ")}`, fix: `kubectl apply -k manifests/ (the rules are in ${files})` };
+        return { ok: false, problem: `missing ${missing.map(describePermission).join("; ")}`, fix: `run the same \`ci-runner install\` again, or kubectl apply -k manifests/ (the rules are in ${files})` };
       },
     },
     {
       name: "Deploy identity",
-      fix: "apply manifests/base/rbac-deploy.yaml for DEPLOY_NS: the ServiceAccount helm acts as, its Role, and our right to impersonate it",
+      fix: "run the same `ci-runner install` again, or apply manifests/base/rbac-deploy.yaml for DEPLOY_NS: the ServiceAccount helm acts as, its Role, and our right to impersonate it",
       run: async () => ({ ok: true, detail: await preflight.deployIdentity() }),
     },
     {
