@@ -71,6 +71,10 @@ describe.skipIf(skip !== undefined)("ci-runner install on the real control plane
     const crd = await install();
     expect(crd.code).toBe(2);
     expect(errorOf(crd)?.msg).toContain("ServiceMonitor app: this cluster serves no ServiceMonitor in monitoring.coreos.com/v1; install the CRD that defines it first");
+    app.commit({ "chart/templates/broken.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: app-everything\nrules: []\n" });
+    const clusterWide = await install();
+    expect(clusterWide.code).toBe(2);
+    expect(errorOf(clusterWide)?.msg).toContain("ClusterRole app-everything is cluster-scoped; a chart may create objects in DEPLOY_NS (inst-app) only");
     app.commit({ "chart/templates/broken.yaml": "# nothing\n" });
 
     expect(await exists("/api/v1/namespaces/inst-app")).toBe(false);
