@@ -160,7 +160,7 @@ Examples:
     .option("--dry-run", "print what would change (checked by the API server); change nothing")
     .addOption(new Option("-o, --output <format>", "print the objects instead of applying them").choices(["yaml"]))
     .addHelpText("after", `
-Before: create CICD_NS and the Secrets install references (it never handles a secret's value):
+Before: create CICD_NS and the Secrets install references (it reads them only to check them):
   $ kubectl create namespace cicd
   $ kubectl -n cicd create secret docker-registry regcred --docker-server=ghcr.io --docker-username=... --docker-password=...
 Examples:
@@ -184,7 +184,7 @@ Run it again with the same settings after the chart gains a kind: it grants the 
     .addHelpText("after", `
 Examples:
   $ ci-runner uninstall --release shop
-  $ ci-runner uninstall --release shop --deploy-namespace shop --delete-release`)
+  $ ci-runner uninstall --release shop --deploy-ns shop --delete-release`)
     .action((opts: Record<string, unknown>) => withConfig("status", opts, (config, log) =>
       runUninstall(config, runtime(config, log).install, { deleteRelease: opts.deleteRelease === true }, out)));
 

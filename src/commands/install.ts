@@ -32,6 +32,9 @@ const PRUNABLE = [
   { apiVersion: "batch/v1", kind: "CronJob" },
 ] as const;
 
+/** The deploy identity's name the admission policies know (manifests/base/deploy-policy.yaml). */
+const DEPLOY_ACCOUNT = "ci-runner-deploy";
+
 /** On the shared objects: the build namespace whose runners they admit. One per cluster. */
 const BUILD_NAMESPACE = "ci-runner.dev/build-namespace";
 
@@ -118,24 +121,39 @@ async function observe(config: Config, runtime: Runtime, cluster: InstallCluster
     if (found) namespaces.set(name, { createdByInstall: found.metadata.annotations?.[CREATED] === "true" });
   }
   // The Secrets are the one thing install never makes: their values must not pass through it.
-  const secrets: { name: string | undefined; what: string; create: string }[] = [
+  const secrets: { name: string | undefined; what: string; create: string; key?: string }[] = [
     { name: config.registrySecret, what: "REGISTRY_SECRET", create: `kubectl -n ${cicd} create secret docker-registry ${config.registrySecret} --docker-server=... --docker-username=... --docker-password=...` },
-    { name: config.gitTokenSecret, what: "GIT_TOKEN_SECRET", create: `kubectl -n ${cicd} create secret generic ${config.gitTokenSecret} --from-literal=token=<token>` },
-    { name: refs.githubAppKeySecret, what: "--github-app-key-secret", create: `kubectl -n ${cicd} create secret generic ${refs.githubAppKeySecret} --from-file=private-key=<key.pem>` },
-    { name: refs.webhookUrlSecret, what: "--webhook-url-secret", create: `kubectl -n ${cicd} create secret generic ${refs.webhookUrlSecret} --from-literal=url=<url>` },
+    { name: config.gitTokenSecret, what: "GIT_TOKEN_SECRET", create: `kubectl -n ${cicd} create secret generic ${config.gitTokenSecret} --from-literal=token=<token>`, key: "token" },
+    { name: refs.githubAppKeySecret, what: "--github-app-key-secret", create: `kubectl -n ${cicd} create secret generic ${refs.githubAppKeySecret} --from-file=private-key=<key.pem>`, key: "private-key" },
+    { name: refs.webhookUrlSecret, what: "--webhook-url-secret", create: `kubectl -n ${cicd} create secret generic ${refs.webhookUrlSecret} --from-literal=url=<url>`, key: "url" },
   ];
   for (const s of secrets) {
     if (s.name === undefined) continue;
-    const exists = namespaces.has(cicd) && await objects.read({ apiVersion: "v1", kind: "Secret", metadata: { name: s.name, namespace: cicd } }) !== undefined;
-    if (!exists) problems.push(`${s.what}: Secret ${cicd}/${s.name} does not exist; create it first: ${s.create}`);
-    else if (s.what === "REGISTRY_SECRET") {
+    const exists = namespaces.has(cicd);
+    const secret = exists ? await objects.read({ apiVersion: "v1", kind: "Secret", metadata: { name: s.name, namespace: cicd } }) : undefined;
+    if (!secret) problems.push(`${s.what}: Secret ${cicd}/${s.name} does not exist; create it first: ${s.create}`);
+    else if (s.key !== undefined && !(s.key in ((secret.data ?? {}) as Record<string, unknown>))) {
+      problems.push(`${s.what}: Secret ${cicd}/${s.name} has no key ${s.key}; recreate it: ${s.create}`);
+    } else if (s.what === "REGISTRY_SECRET") {
       try { await cluster.registrySecret(); } catch (error) { if (error instanceof RunnerError) problems.push(`${error.message}; ${error.remedy}`); else throw error; }
     }
   }
   const policy = await objects.read({ apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name: "ci-runner-build-jobs" } });
+  // Installed by install (annotated) or by manifests/ (its CEL names the runners' namespace).
   const policyNs = policy?.metadata.annotations?.[BUILD_NAMESPACE];
-  if (policyNs !== undefined && policyNs !== cicd) {
-    problems.push(`CICD_NS=${cicd}, but this cluster's ci-runner admission policies admit the runners of build namespace ${policyNs}: one build namespace per cluster; set CICD_NS=${policyNs}`);
+  const foreign = policyNs !== undefined ? policyNs !== cicd : policy !== undefined && !JSON.stringify(policy.spec).includes(`system:serviceaccount:${cicd}:`);
+  if (foreign) {
+    problems.push(`CICD_NS=${cicd}, but this cluster's ci-runner admission policies admit the runners of build namespace ${policyNs ?? "another namespace"}: one build namespace per cluster; set CICD_NS to that one`);
+  }
+  // The admission policies know helm's identity by this one name (manifests/base/deploy-policy.yaml).
+  if (config.deployServiceAccount !== DEPLOY_ACCOUNT) {
+    problems.push(`DEPLOY_SERVICE_ACCOUNT=${config.deployServiceAccount}: the admission policies hold helm's identity to its rules as ${DEPLOY_ACCOUNT} only; leave DEPLOY_SERVICE_ACCOUNT unset for install`);
+  }
+  // One release per deploy namespace: its deploy identity's Role is cut to that release's chart.
+  const deployRole = await objects.read({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: DEPLOY_ACCOUNT, namespace: config.deployNamespace } });
+  const holder = deployRole?.metadata.labels?.[LABELS.installation];
+  if (holder !== undefined && holder !== config.release) {
+    problems.push(`DEPLOY_NS=${config.deployNamespace} already holds release ${holder}'s deploy identity: one release per deploy namespace; set DEPLOY_NS to a namespace of its own`);
   }
   const params = await objects.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: BUILD_POLICY_PARAMS, namespace: cicd } });
   const selector = `${LABELS.managedBy}=${INSTALL_MANAGER},${LABELS.installation}=${config.release}`;

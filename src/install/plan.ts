@@ -75,9 +75,11 @@ export function desiredObjects(s: InstallSettings, o: InstallObservation): KubeO
 
   const needs = requiredPermissions(config);
   const deployAccount = { name: config.deployServiceAccount, namespace: deployNs };
+  // A namespace someone else made keeps its own labels (Pod Security among them): never applied.
+  const ours = (name: string) => !o.namespaces.has(name) || o.namespaces.get(name)?.createdByInstall === true;
   return [
-    namespace(buildNs, cicd, SHARED),
-    namespace(appNs, deployNs, release),
+    ...(ours(cicd) ? [namespace(buildNs, cicd, SHARED)] : []),
+    ...(ours(deployNs) && deployNs !== cicd ? [namespace(appNs, deployNs, release)] : []),
     { apiVersion: "v1", kind: "ServiceAccount", metadata: meta(runner, cicd) },
     role(runner, cicd, needs.filter((p) => p.namespace === cicd)),
     binding(runner, cicd, { name: runner, namespace: cicd }),
@@ -118,12 +120,23 @@ function policies(cicd: string): KubeObject[] {
 function cronJob(s: InstallSettings, runner: string): KubeObject {
   const [template] = baseManifest("cronjob.yaml", s.config.cicdNamespace);
   if (template === undefined) throw new Error("manifests/base/cronjob.yaml holds no CronJob");
-  type Container = { name: string; image: string; env?: unknown[] };
-  const job = structuredClone(template) as KubeObject & { spec: { schedule: string; jobTemplate: { spec: { template: { metadata?: { labels?: Record<string, string> }; spec: { serviceAccountName: string; containers: Container[] } } } } } };
+  type Container = { name: string; image: string; env?: unknown[]; resources?: { limits?: Record<string, string> } };
+  type PodSpec = { serviceAccountName: string; terminationGracePeriodSeconds?: number; containers: Container[] };
+  const job = structuredClone(template) as KubeObject & { spec: { schedule: string; jobTemplate: { spec: { activeDeadlineSeconds?: number; template: { metadata?: { labels?: Record<string, string> }; spec: PodSpec } } } } };
   const pod = job.spec.jobTemplate.spec.template;
   const [container] = pod.spec.containers;
   if (container === undefined) throw new Error("manifests/base/cronjob.yaml has no container");
   job.spec.schedule = s.schedule;
+  // The base's margins, for these settings: a tick may build, then deploy and roll back (twice
+  // HELM_TIMEOUT); SIGTERM lets a running helm finish; helm's own memory limit fits in the pod's.
+  const { buildTimeoutSeconds: build, helmTimeoutSeconds: helm, helmMemoryLimitBytes: helmMemory } = s.config;
+  job.spec.jobTemplate.spec.activeDeadlineSeconds = Math.max(job.spec.jobTemplate.spec.activeDeadlineSeconds ?? 0, build + 2 * helm + 300);
+  pod.spec.terminationGracePeriodSeconds = Math.max(pod.spec.terminationGracePeriodSeconds ?? 0, 2 * helm + 100);
+  const limits = container.resources?.limits;
+  if (limits?.memory !== undefined) {
+    const mi = Math.ceil(helmMemory / 1024 / 1024) + 224;
+    if (mi > parseInt(limits.memory, 10)) limits.memory = `${mi}Mi`;
+  }
   pod.spec.serviceAccountName = runner;
   container.image = s.runnerImage;
   container.env = [

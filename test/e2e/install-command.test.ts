@@ -103,7 +103,9 @@ describe.skipIf(skip !== undefined)("ci-runner install on the real control plane
     expect(deploy.filter((g) => !granted(base, "app", true).includes(g))).toEqual([]);
     expect(deploy).toEqual(expect.arrayContaining(["create deployments.apps", "delete secrets", "list replicasets.apps"]));
     expect(deploy.some((g) => g.includes("services"))).toBe(false);
-    expect(ours.map((o) => o.kind)).toEqual(expect.arrayContaining(["Namespace", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "CronJob"]));
+    // Both namespaces exist (made by manifests/): install leaves a namespace it did not make alone.
+    expect(ours.filter((o) => o.kind === "Namespace")).toEqual([]);
+    expect(ours.map((o) => o.kind)).toEqual(expect.arrayContaining(["ServiceAccount", "Role", "RoleBinding", "ConfigMap", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "CronJob"]));
     const cron = ours.find((o) => o.kind === "CronJob") as Obj & { spec: { jobTemplate: { spec: { template: { spec: { serviceAccountName: string; containers: { image: string; env: { name: string; value?: string; valueFrom?: unknown }[] }[] } } } } } };
     const pod = cron.spec.jobTemplate.spec.template.spec;
     expect(pod.serviceAccountName).toBe("ci-runner-app");
@@ -127,6 +129,9 @@ describe.skipIf(skip !== undefined)("ci-runner install on the real control plane
     const again = await install();
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain("No changes");
+    const sharing = await install([], { RELEASE: "inst2" });
+    expect(sharing.code).toBe(2);
+    expect(errorOf(sharing)?.msg).toContain("DEPLOY_NS=inst-app already holds release inst's deploy identity: one release per deploy namespace");
 
     // The installed runner, with nothing but its own ServiceAccount's rights, builds and deploys.
     const runner = await world.serviceAccountKubeconfig("cicd", "ci-runner-inst");

@@ -82,8 +82,17 @@ describe("desiredObjects", () => {
   it("marks a namespace it creates, and never one that was there before it", () => {
     const created = desiredObjects(settings, observation()).filter((o) => o.kind === "Namespace");
     expect(created.map((o) => o.metadata.annotations?.[CREATED])).toEqual(["true", "true"]);
+    // One that was there is not applied at all: its labels (Pod Security among them) stay its owner's.
     const existing = desiredObjects(settings, observation({ namespaces: new Map([["cicd", { createdByInstall: false }], ["shop", { createdByInstall: true }]]) })).filter((o) => o.kind === "Namespace");
-    expect(existing.map((o) => o.metadata.annotations?.[CREATED])).toEqual([undefined, "true"]);
+    expect(existing.map((o) => [o.metadata.name, o.metadata.annotations?.[CREATED]])).toEqual([["shop", "true"]]);
+  });
+
+  it("the CronJob's deadlines, grace period and memory grow with BUILD_TIMEOUT, HELM_TIMEOUT and HELM_MEMORY_LIMIT, never below the base's", () => {
+    type Cron = { spec: { jobTemplate: { spec: { activeDeadlineSeconds: number; template: { spec: { terminationGracePeriodSeconds: number; containers: { resources: { limits: { memory: string } } }[] } } } } } };
+    const cron = (env: Record<string, string>) => desiredObjects({ ...settings, config: loadConfig({ ...ENV, ...env }, {}) }, observation()).find((o) => o.kind === "CronJob") as unknown as Cron;
+    const at = (c: Cron) => [c.spec.jobTemplate.spec.activeDeadlineSeconds, c.spec.jobTemplate.spec.template.spec.terminationGracePeriodSeconds, c.spec.jobTemplate.spec.template.spec.containers[0]?.resources.limits.memory];
+    expect(at(cron({}))).toEqual([2100, 700, "384Mi"]);
+    expect(at(cron({ BUILD_TIMEOUT: "1h", HELM_TIMEOUT: "10m", HELM_MEMORY_LIMIT: "1Gi" }))).toEqual([3600 + 1200 + 300, 1300, "1248Mi"]);
   });
 
   it("the deploy identity gets no token and the rights of the chart's kinds only", () => {

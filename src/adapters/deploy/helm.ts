@@ -176,7 +176,7 @@ export class HelmReleases implements ReleaseManager {
    */
   async #checkRendered(request: DeployRequest): Promise<void> {
     const o = this.#o;
-    const objects = await this.render(request);
+    const objects = await this.#template(request);
     const problems = chartViolations(objects, { namespace: o.namespace, serviceTypes: o.serviceTypes });
     if (problems.length > 0) throw new AttemptFailure(`the chart of ${o.release} is refused: ${problems.join("; ")}`);
     const rights = (await o.chartRights?.(objects)) ?? [];
@@ -188,6 +188,11 @@ export class HelmReleases implements ReleaseManager {
 
   /** The chart as the upgrade would render it (hooks included), without the cluster: for the checks and `install`. */
   async render(request: Pick<DeployRequest, "chartDir" | "sha" | "valuesFiles">): Promise<Rendered[]> {
+    await this.#dependencies(request.chartDir);
+    return this.#template(request);
+  }
+
+  async #template(request: Pick<DeployRequest, "chartDir" | "sha" | "valuesFiles">): Promise<Rendered[]> {
     const o = this.#o;
     const rendered = await this.#run(["template", o.release, request.chartDir, "--namespace", o.namespace, ...this.#values(request)], READ_TIMEOUT_MS);
     if (rendered.startError || rendered.exitCode === 127) throw (await this.#ourFault("template", rendered)) ?? new ConfigError(`cannot run helm (${o.bin})`, "install Helm 3 or 4 on PATH or set HELM_BIN");

@@ -1,5 +1,6 @@
 import { type KubeConfig, KubernetesObjectApi, type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
 import { apiClient } from "./client.ts";
+import { ConfigError, type RunnerError } from "../../errors.ts";
 import { isStatus, kubeError } from "./errors.ts";
 import { describe } from "../../install/ports.ts";
 
@@ -43,7 +44,8 @@ export class ClusterObjects {
       const found = await this.#api.served(apiVersion, kind);
       return found === undefined ? undefined : { resource: found.name, namespaced: found.namespaced };
     } catch (error) {
-      if (isStatus(error, 404)) return undefined;
+      // The client says so in words when the group is served and the kind is not.
+      if (isStatus(error, 404) || unserved(error)) return undefined;
       throw kubeError(error, `asking the API server which resource serves ${kind} (${apiVersion})`);
     }
   }
@@ -53,7 +55,7 @@ export class ClusterObjects {
     try {
       return await this.#api.patch(object, undefined, dryRun ? "All" : undefined, this.#manager, true, PatchStrategy.ServerSideApply) as KubeObject;
     } catch (error) {
-      throw kubeError(error, `${dryRun ? "checking" : "applying"} ${describe(object)}`);
+      throw translate(error, `${dryRun ? "checking" : "applying"} ${describe(object)}`, object);
     }
   }
 
@@ -61,7 +63,7 @@ export class ClusterObjects {
     try {
       return await this.#api.read({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace } }) as KubeObject;
     } catch (error) {
-      if (isStatus(error, 404)) return undefined;
+      if (isStatus(error, 404) || unserved(error)) return undefined;
       throw kubeError(error, `reading ${describe(object)}`);
     }
   }
@@ -73,7 +75,7 @@ export class ClusterObjects {
       return (list.items as KubeObject[]).map((item) => ({ ...item, apiVersion, kind }));
     } catch (error) {
       // A kind the cluster does not serve holds none of ours.
-      if (isStatus(error, 404)) return [];
+      if (isStatus(error, 404) || unserved(error)) return [];
       throw kubeError(error, `listing ${kind} labelled ${labelSelector}`);
     }
   }
@@ -83,8 +85,18 @@ export class ClusterObjects {
     try {
       await this.#api.delete({ apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata.name, namespace: object.metadata.namespace } }, undefined, undefined, undefined, undefined, "Background");
     } catch (error) {
-      if (isStatus(error, 404)) return;
+      if (isStatus(error, 404) || unserved(error)) return;
       throw kubeError(error, `deleting ${describe(object)}`);
     }
   }
+}
+
+/** The client's own words when the API server serves the group but not the kind (no status code). */
+function unserved(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("Unrecognized API version and kind");
+}
+
+function translate(error: unknown, what: string, object: Pick<KubeObject, "apiVersion" | "kind">): RunnerError {
+  if (!unserved(error)) return kubeError(error, what);
+  return new ConfigError(`${what}: this cluster serves no ${object.kind} in ${object.apiVersion}`, "ci-runner's admission policies need Kubernetes 1.30 or later (admissionregistration.k8s.io/v1); upgrade the cluster");
 }
