@@ -1,12 +1,12 @@
 import { stringify } from "yaml";
-import type { KubeObject } from "../adapters/kube/objects.ts";
+import { describe, type KubeObject } from "../adapters/kube/object.ts";
 import type { Config } from "../config/load.ts";
 import { SETTINGS, type Setting } from "../config/settings.ts";
 import { AttemptFailure, ConfigError, EXIT_CODES, type ExitCode, RunnerError } from "../errors.ts";
 import { type Change, change, renderChanges } from "../install/diff.ts";
 import { runnerEnvironment, type SecretRefs } from "../install/environment.ts";
 import { BUILD_POLICY_PARAMS, type BuildPolicyParams, CREATED, desiredObjects, type InstallObservation, runnerAccount, SHARED } from "../install/plan.ts";
-import { describe, type InstallCluster, type ObjectStore } from "../install/ports.ts";
+import type { InstallCluster, ObjectStore } from "../install/ports.ts";
 import { INSTALL_MANAGER, LABELS } from "../names.ts";
 import type { Runtime } from "../wiring/runtime.ts";
 

@@ -1,6 +1,5 @@
 import { stringify } from "yaml";
-import type { KubeObject } from "../adapters/kube/objects.ts";
-import { describe } from "./ports.ts";
+import { describe, type KubeObject } from "../adapters/kube/object.ts";
 
 /** What `install --dry-run` reports for one object. */
 export type Change =

@@ -1,4 +1,4 @@
-import type { KubeObject } from "../adapters/kube/objects.ts";
+import type { KubeObject } from "../adapters/kube/object.ts";
 import type { Config } from "../config/load.ts";
 import { INSTALL_MANAGER, LABELS } from "../names.ts";
 import { type ChartResource, deployPermissions, type Permission, requiredPermissions } from "../permissions.ts";

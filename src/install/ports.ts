@@ -1,4 +1,4 @@
-import type { KubeObject } from "../adapters/kube/objects.ts";
+import type { KubeObject } from "../adapters/kube/object.ts";
 import type { ChartKinds } from "./kinds.ts";
 
 /** Objects of any kind, by server-side apply (adapters/kube/objects.ts is the real one). */
@@ -17,7 +17,3 @@ export interface InstallCluster extends ObjectStore {
   registrySecret(): Promise<string>;
 }
 
-/** "Kind namespace/name", as kubectl names an object. Here, not in the adapter: commands print it without loading the Kubernetes client. */
-export function describe(object: Pick<KubeObject, "kind" | "metadata">): string {
-  return `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name}`;
-}

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import type { KubeObject } from "../adapters/kube/objects.ts";
+import type { KubeObject } from "../adapters/kube/object.ts";
 
 /** manifests/base's files, put into the bundle by scripts/build.mjs; read from the checkout otherwise. */
 declare const CI_RUNNER_MANIFESTS: Record<string, string> | undefined;

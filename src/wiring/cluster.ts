@@ -109,6 +109,15 @@ export function createCluster(deps: ClusterDeps): Cluster {
     },
   });
   const charts = new GitChartSource({ gitUrl: config.gitUrl, chartPath: config.chartPath, valuesFiles: config.valuesFiles, auth: github, exec });
+  // The chart at one commit, rendered with VALUES_FILES as the deploy would: for doctor and install.
+  const renderAt = async (sha: string): Promise<Rendered[]> => {
+    const checkout = await charts.checkout(sha);
+    try {
+      return await releases.render({ chartDir: checkout.chartDir, sha, valuesFiles: config.valuesFiles.map((f) => join(checkout.root, f)) });
+    } finally {
+      await checkout.dispose();
+    }
+  };
   const registry = new RegistryV2({ image: config.image, insecure: config.registryInsecure, namespace: config.cicdNamespace, secretName: config.registrySecret, core, secrets, log, recipe: buildRecipe(config) });
   // With a GitHub App, each build Job gets the installation token in a Secret it owns.
   const tokenSecrets = config.githubApp === undefined ? undefined : new TokenSecrets({ core, batch, namespace: config.cicdNamespace, release: config.release, auth: github, log });
@@ -126,16 +135,11 @@ export function createCluster(deps: ClusterDeps): Cluster {
         return `helm acts as ${actAs}, which may keep Helm's release records in ${config.deployNamespace}`;
       },
       chart: async (sha) => {
-        const checkout = await charts.checkout(sha);
-        try {
-          const rendered = await releases.render({ chartDir: checkout.chartDir, sha, valuesFiles: config.valuesFiles.map((f) => join(checkout.root, f)) });
-          const problems = await chartRights(rendered);
-          if (problems.length > 0) throw new ConfigError(problems.join("; "), "run the same `ci-runner install` again: it grants the deploy identity what the chart at the head renders");
-          const kinds = [...new Set(rendered.map((o) => String(o.kind)))].sort();
-          return `${config.chartPath} at ${sha.slice(0, 12)} renders ${rendered.length} object(s) (${kinds.join(", ") || "none"}), all of which ${actAs} may manage`;
-        } finally {
-          await checkout.dispose();
-        }
+        const rendered = await renderAt(sha);
+        const problems = await chartRights(rendered);
+        if (problems.length > 0) throw new ConfigError(problems.join("; "), "run the same `ci-runner install` again: it grants the deploy identity what the chart at the head renders");
+        const kinds = [...new Set(rendered.map((o) => String(o.kind)))].sort();
+        return `${config.chartPath} at ${sha.slice(0, 12)} renders ${rendered.length} object(s) (${kinds.join(", ") || "none"}), all of which ${actAs} may manage`;
       },
       helm: () => releases.describe(),
       registrySecret: () => registry.checkSecret(),
@@ -150,13 +154,8 @@ export function createCluster(deps: ClusterDeps): Cluster {
       list: (apiVersion, kind, selector) => objects.list(apiVersion, kind, selector),
       remove: (object) => objects.remove(object),
       chart: async (sha) => {
-        const checkout = await charts.checkout(sha);
-        try {
-          const rendered = await releases.render({ chartDir: checkout.chartDir, sha, valuesFiles: config.valuesFiles.map((f) => join(checkout.root, f)) });
-          return { ...await resolveChartKinds((v, k) => objects.served(v, k), rendered, config.deployNamespace), rendered: rendered.length };
-        } finally {
-          await checkout.dispose();
-        }
+        const rendered = await renderAt(sha);
+        return { ...await resolveChartKinds((v, k) => objects.served(v, k), rendered, config.deployNamespace), rendered: rendered.length };
       },
       registrySecret: () => registry.checkSecret(),
     },

@@ -4,6 +4,7 @@ import { parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { grants, type PolicyRule } from "../../src/install/rbac.ts";
 import { REPO_ROOT } from "./env/environment.ts";
+import { ingressTemplate } from "./support/app.ts";
 import { type App, e2eWorld, type World } from "./support/world.ts";
 
 const e2e = inject("e2e");
@@ -12,17 +13,6 @@ const skip = "skip" in e2e ? e2e.skip : undefined;
 interface Obj { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; rules?: PolicyRule[]; [k: string]: unknown }
 
 const RUNNER_IMAGE = "e2e.local/ci-runner:test";
-const INGRESS = `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: {{ .Release.Name }}
-spec:
-  defaultBackend:
-    service:
-      name: {{ .Release.Name }}
-      port:
-        number: 80
-`;
 
 // A skipped run says why: the host tools are missing on this machine (never with CI=true).
 describe.skipIf(skip !== undefined)("ci-runner install on the real control plane", () => {
@@ -141,7 +131,7 @@ describe.skipIf(skip !== undefined)("ci-runner install on the real control plane
     expect(deployed.logs.some((l) => l.msg === "Deployed release and recorded it")).toBe(true);
 
     // The chart gains an Ingress: the deploy identity may not create one, said before helm applies.
-    app.commit({ "chart/templates/ingress.yaml": INGRESS });
+    app.commit({ "chart/templates/ingress.yaml": ingressTemplate(80) });
     const refused = await sync();
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("cannot create ingresses.networking.k8s.io in namespace inst-app");

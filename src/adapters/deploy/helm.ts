@@ -1,6 +1,4 @@
-import { readFile } from "node:fs/promises";
-import { delimiter, join, resolve, sep } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { delimiter, join } from "node:path";
 import { z } from "zod";
 import { AttemptFailure, ConfigError, LeaseLost, RunnerError, TransientError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
@@ -10,6 +8,7 @@ import { evidenceDetails } from "./evidence.ts";
 import { errorSummary, type Exec, type ExecResult, type Termination } from "../exec.ts";
 import { parseJsonOrUndefined } from "../json.ts";
 import { chartViolations, type Rendered, renderedObjects } from "./chart-policy.ts";
+import { chartDependencies } from "./dependencies.ts";
 
 export interface HelmOptions {
   readonly bin: string;
@@ -272,9 +271,8 @@ export class HelmReleases implements ReleaseManager {
 
   /** `helm dependency build` only when the chart declares dependencies. */
   async #dependencies(chartDir: string): Promise<void> {
-    const chart = parseYaml(await readFile(join(chartDir, "Chart.yaml"), "utf8").catch(() => "")) as { dependencies?: unknown[] } | null;
-    if (!chart?.dependencies?.length) return;
-    const refused = chart.dependencies.map((d) => dependencyProblem(chartDir, d)).filter((p) => p !== undefined);
+    const { declared, refused } = await chartDependencies(chartDir);
+    if (!declared) return;
     if (refused.length > 0) throw new AttemptFailure(`the chart's dependencies are refused: ${refused.join("; ")}`);
     const result = await this.#run(["dependency", "build", chartDir]);
     if (result.exitCode !== 0) throw new AttemptFailure(`helm dependency build failed: ${errorSummary(result.stderr)}`);
@@ -367,22 +365,4 @@ export function pluck(values: unknown, key: string): unknown {
     node = (node as Record<string, unknown>)[part];
   }
   return node;
-}
-
-/**
- * Where a dependency may come from: a chart repository over https, an OCI registry, a repository
- * name helm knows, or a folder inside the chart. A plain-http repository would be fetched from the
- * runner's pod, in the clear, wherever the commit points (a blind request into the cluster); a
- * file:// outside the chart would package whatever it points at.
- */
-function dependencyProblem(chartDir: string, dependency: unknown): string | undefined {
-  const { name, repository } = (dependency ?? {}) as { name?: unknown; repository?: unknown };
-  const what = `dependency ${typeof name === "string" ? name : "?"}`;
-  if (typeof repository !== "string" || repository === "" || repository.startsWith("@") || repository.startsWith("alias:")) return undefined;
-  if (repository.startsWith("https://") || repository.startsWith("oci://")) return undefined;
-  if (repository.startsWith("file://")) {
-    const target = resolve(chartDir, repository.slice("file://".length));
-    return target.startsWith(`${resolve(chartDir)}${sep}`) ? undefined : `${what} is ${repository}, outside the chart`;
-  }
-  return `${what} comes from ${repository}: only https://, oci:// or a folder inside the chart`;
 }

@@ -1,21 +1,13 @@
-import { type KubeConfig, KubernetesObjectApi, type KubernetesObject, PatchStrategy } from "@kubernetes/client-node";
+import { type KubeConfig, KubernetesObjectApi, PatchStrategy } from "@kubernetes/client-node";
 import { apiClient } from "./client.ts";
 import { ConfigError, type RunnerError } from "../../errors.ts";
 import { isStatus, kubeError } from "./errors.ts";
-import { describe } from "../../install/ports.ts";
+import { describe, type KubeObject } from "./object.ts";
 
 /** What the API server says of a kind: its resource name and whether it lives in a namespace. */
 export interface ServedKind {
   readonly resource: string;
   readonly namespaced: boolean;
-}
-
-/** A Kubernetes object as install writes and reads it: anything with a kind and a name. */
-export interface KubeObject extends KubernetesObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly metadata: NonNullable<KubernetesObject["metadata"]> & { readonly name: string };
-  readonly [field: string]: unknown;
 }
 
 /** The generic object client, with its discovery made public (the client keeps it protected). */

@@ -4,6 +4,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { REPO_ROOT } from "../env/environment.ts";
 import { writeAuthFile } from "../env/images.ts";
+import { ingressTemplate } from "../support/app.ts";
 import { annotations, jobsCreated, pagesServed } from "../support/real-checks.ts";
 import { e2eWorld, type World } from "../support/world.ts";
 import { buildah, buildProjectImage, ensureBaseImages, hostSideEffects, IMAGE_STORAGE, missingImageTools } from "../../support/project-image.ts";
@@ -195,17 +196,7 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
     const role = JSON.parse(kubectl("-n", "inst-app", "get", "role", "ci-runner-deploy", "-o", "json")) as { rules: { resources: string[] }[] };
     expect(role.rules.flatMap((rule) => rule.resources).sort()).toEqual(["deployments", "replicasets", "secrets"]);
 
-    const withIngress = target.commit({ "chart/templates/ingress.yaml": `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: {{ .Release.Name }}
-spec:
-  defaultBackend:
-    service:
-      name: {{ .Release.Name }}
-      port:
-        number: 8080
-` });
+    const withIngress = target.commit({ "chart/templates/ingress.yaml": ingressTemplate(8080) });
     const refused = await tick("inst-2", undefined, "ci-runner-inst");
     expect(refused.exitCode, refused.log).toBe(2);
     expect(refused.log).toContain("cannot create ingresses.networking.k8s.io in namespace inst-app");

@@ -86,3 +86,18 @@ export function realAppFiles(baseImage: string): Record<string, string> {
     "chart/templates/deployment.yaml": realDeployment(),
   };
 }
+
+/** A chart template for an Ingress to the release's Service: a kind the sample charts lack. */
+export function ingressTemplate(port: number): string {
+  return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  defaultBackend:
+    service:
+      name: {{ .Release.Name }}
+      port:
+        number: ${port}
+`;
+}
