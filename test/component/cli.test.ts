@@ -3,6 +3,7 @@ import { parse as parseYaml } from "yaml";
 import { buildPlan } from "../../src/adapters/build/job.ts";
 import type { Exec } from "../../src/adapters/exec.ts";
 import { runCli } from "../../src/cli.ts";
+import { FOLLOW_UPS } from "../../src/commands/sync.ts";
 import type { Config } from "../../src/config/load.ts";
 import { SETTINGS } from "../../src/config/settings.ts";
 import type { Logger } from "../../src/log.ts";
@@ -129,6 +130,43 @@ describe("ci-runner CLI", () => {
     const messages = err.trim().split("\n").map((l) => JSON.parse(l).msg);
     expect(messages).toContain("Created build Job");
     expect(messages).toContain("Deployed release and recorded it");
+  });
+
+  it("sync --once deploys a push that landed while it worked, after releasing the lease, and stops at an unchanged head", async () => {
+    const world = new FakeWorld();
+    // A push arrives while A deploys, and another while B deploys: each is seen by the same run.
+    world.deployResult = (deploying) => {
+      if (deploying === A) world.setHead(sha("b"));
+      if (deploying === sha("b")) world.setHead(sha("c"));
+      return "succeed";
+    };
+    const { code, err } = await cli(["sync", "--once"], { world });
+    expect(code).toBe(0);
+    expect(world.helmDeploys).toEqual([A, sha("b"), sha("c")]);
+    // The last look is a conditional read answered 304.
+    expect(world.githubCalls.at(-1)).toEqual({ conditional: true, notModified: true });
+    expect(world.state.lease).toBeUndefined();
+    const messages = err.trim().split("\n").map((l) => JSON.parse(l).msg);
+    expect(messages.filter((m) => m === "Looking at the branch head once more before exiting")).toHaveLength(3);
+  });
+
+  it("sync --once follows up at most FOLLOW_UPS times under a stream of pushes, and exits with the last pass's code", async () => {
+    const world = new FakeWorld();
+    let n = 0;
+    world.deployResult = () => {
+      world.setHead(sha(String.fromCharCode(98 + n++)));
+      return "succeed";
+    };
+    expect((await cli(["sync", "--once"], { world })).code).toBe(0);
+    expect(world.helmDeploys).toHaveLength(1 + FOLLOW_UPS);
+    // A follow-up whose build fails ends the run with its code.
+    const failing = new FakeWorld();
+    failing.deployResult = (deploying) => {
+      if (deploying === A) failing.setHead(sha("b"));
+      return deploying === A ? "succeed" : "fail";
+    };
+    expect((await cli(["sync", "--once"], { world: failing })).code).toBe(3);
+    expect(failing.helmDeploys).toEqual([A, sha("b")]);
   });
 
   it("sync without --once repeats the pass every interval until SIGTERM", async () => {

@@ -8,7 +8,13 @@ const real = inject("real");
 const skip = "skip" in real ? real.skip : undefined;
 
 
-const CRASHES = `          command: ["sh", "-c", "echo starting; echo 'fatal: no DATABASE_URL'; exit 3"]\n`;
+// The probe keeps the pod from counting as Ready in the moment between the container's start and
+// its exit: without one, a loaded node can report it Ready and helm's wait is satisfied at once.
+const CRASHES = `          command: ["sh", "-c", "echo starting; echo 'fatal: no DATABASE_URL'; exit 3"]
+          readinessProbe:
+            exec: {command: ["true"]}
+            periodSeconds: 1
+`;
 const NEVER_READY = `          ports: [{containerPort: 8080}]
           readinessProbe:
             httpGet: {path: /, port: 8081}
