@@ -13,7 +13,9 @@ import { type Config, explicitSettings, loadConfig, type Requirement } from "./c
 import { ConfigError, EXIT_CODES, type ExitCode, exitCodeFor, RunnerError } from "./errors.ts";
 import { createLogger, type Logger, Secrets } from "./log.ts";
 import type { Env } from "./wiring/child-env.ts";
-import { createRuntime } from "./wiring/factory.ts";
+import { createRuntime, receiverTicks } from "./wiring/factory.ts";
+import { defaultCronJob, runReceive } from "./commands/receive.ts";
+import type { TickStarter } from "./receive/server.ts";
 import type { Runtime } from "./wiring/runtime.ts";
 import { SETTINGS } from "./config/settings.ts";
 
@@ -29,6 +31,8 @@ export interface CliIO {
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Tests replace the real adapters. */
   readonly makeRuntime?: (config: Config, env: Env, log: Logger, secrets: Secrets) => Runtime;
+  /** Tests replace the receiver's Kubernetes side. */
+  readonly makeTicks?: (config: Config, cronJob: string) => TickStarter;
 }
 
 const EXIT_TABLE = `
@@ -58,6 +62,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<ExitCo
   let code: ExitCode = EXIT_CODES.ok;
   const secrets = new Secrets();
   secrets.add(io.env.GIT_TOKEN);
+  secrets.add(io.env.GITHUB_WEBHOOK_SECRET);
   const out = (text: string) => io.stdout(secrets.scrub(text));
 
   const program = new Command("ci-runner")
@@ -156,6 +161,7 @@ Examples:
     .option("--schedule <cron>", "the CronJob schedule: the polling interval", "*/2 * * * *")
     .option("--github-app-key-secret <name>", "Secret in CICD_NS with key private-key: the GitHub App's key (with GITHUB_APP_ID)")
     .option("--webhook-url-secret <name>", "Secret in CICD_NS with key url: WEBHOOK_URL")
+    .option("--receiver-secret <name>", "Secret in CICD_NS with key secret, the GitHub webhook's: also install `ci-runner receive`, so a push starts a tick at once")
     .option("--runner-env <NAME=VALUE...>", "more environment for the runner's pod that is no setting (a proxy, a CA bundle); repeatable")
     .option("--dry-run", "print what would change (checked by the API server); change nothing")
     .addOption(new Option("-o, --output <format>", "print the objects instead of applying them").choices(["yaml"]))
@@ -171,12 +177,30 @@ Run it again with the same settings after the chart gains a kind: it grants the 
     .action((opts: Record<string, unknown>) => withConfig("sync", opts, (config, log) => runInstall(config, runtime(config, log), {
       runnerImage: opts.runnerImage as string | undefined,
       schedule: String(opts.schedule),
-      refs: { githubAppKeySecret: opts.githubAppKeySecret as string | undefined, webhookUrlSecret: opts.webhookUrlSecret as string | undefined },
+      refs: { githubAppKeySecret: opts.githubAppKeySecret as string | undefined, webhookUrlSecret: opts.webhookUrlSecret as string | undefined, receiverSecret: opts.receiverSecret as string | undefined },
       runnerEnv: (opts.runnerEnv as string[] | undefined) ?? [],
       dryRun: opts.dryRun === true,
       yaml: opts.output === "yaml",
       explicit: explicitSettings(io.env, opts),
     }, out)));
+
+  addSettings(program.command("receive"))
+    .description("serve GitHub push webhooks: each signed push to the branch starts a tick of the runner's CronJob at once (the schedule stays the fallback)")
+    .option("--port <port>", "port to listen on", "8080")
+    .option("--listen <address>", "address to listen on", "0.0.0.0")
+    .option("--cronjob <name>", "the runner's CronJob in CICD_NS (default ci-runner-<release>, as install names it)")
+    .addHelpText("after", `
+GITHUB_WEBHOOK_SECRET (environment only) is the webhook's secret: deliveries without its signature get 401.
+Examples:
+  $ GITHUB_WEBHOOK_SECRET=... ci-runner receive --repo acme/shop --release shop
+  $ ci-runner install ... --receiver-secret ci-runner-receiver   # runs it as a Deployment with a Service`)
+    .action((opts: Record<string, unknown>) => withConfig("receive", opts, async (config, log) => {
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port ${JSON.stringify(opts.port)} is not a port`, "pass a number from 1 to 65535");
+      const cronJob = (opts.cronjob as string | undefined) ?? defaultCronJob(config.release);
+      const ticks = io.makeTicks?.(config, cronJob) ?? await receiverTicks(config, io.env, cronJob);
+      return runReceive(config, log, { port, host: String(opts.listen), cronJob, ticks, stop: io.stop });
+    }));
 
   addSettings(program.command("uninstall"))
     .description("remove one runner's installation: its CronJob, identities, rights, state and build Jobs (the app keeps running)")

@@ -15,6 +15,9 @@ export const LABELS = {
   recipe: "ci-runner.dev/recipe",
   /** On what `ci-runner install` made: the release it installed, or `shared` for the policies. */
   installation: "ci-runner.dev/installation",
+  /** On a Job `ci-runner receive` started: `push`, and the CronJob it copies. */
+  trigger: "ci-runner.dev/trigger",
+  cronJob: "ci-runner.dev/cronjob",
 } as const;
 
 export const MANAGER = "ci-runner";
@@ -68,6 +71,17 @@ export function buildLabels(release: string, sha: string, attempt: number): Reco
 /** Label selector for every build Job of one target. */
 export function targetSelector(release: string): string {
   return `${LABELS.managedBy}=${MANAGER},${LABELS.target}=${release}`;
+}
+
+/**
+ * The Job `ci-runner receive` starts for a pushed head: <cronjob>-push-<sha12>, so a redelivered
+ * webhook, or a second push of the same head, finds the first Job instead of starting another.
+ */
+export function pushJobName(cronJob: string, sha: string): string {
+  const suffix = `-push-${sha.slice(0, 12)}`;
+  if (cronJob.length + suffix.length <= MAX_NAME) return `${cronJob}${suffix}`;
+  const hash = `-${shortHash(cronJob)}`;
+  return `${cronJob.slice(0, MAX_NAME - suffix.length - hash.length).replace(/-+$/, "")}${hash}${suffix}`;
 }
 
 /** The Secret that hands one build Job its GitHub App token: named after the Job, so the name is the lock. */

@@ -5,7 +5,7 @@ import { SETTINGS, type Setting } from "../config/settings.ts";
 import { AttemptFailure, ConfigError, EXIT_CODES, type ExitCode, RunnerError } from "../errors.ts";
 import { type Change, change, renderChanges } from "../install/diff.ts";
 import { runnerEnvironment, type SecretRefs } from "../install/environment.ts";
-import { BUILD_POLICY_PARAMS, type BuildPolicyParams, CREATED, desiredObjects, type InstallObservation, runnerAccount, SHARED } from "../install/plan.ts";
+import { BUILD_POLICY_PARAMS, type BuildPolicyParams, CREATED, desiredObjects, type InstallObservation, receiverAccount, runnerAccount, SHARED } from "../install/plan.ts";
 import type { InstallCluster, ObjectStore } from "../install/ports.ts";
 import { INSTALL_MANAGER, LABELS } from "../names.ts";
 import type { Runtime } from "../wiring/runtime.ts";
@@ -30,6 +30,10 @@ const PRUNABLE = [
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" },
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
   { apiVersion: "batch/v1", kind: "CronJob" },
+  // `ci-runner receive`, with --receiver-secret: removed first, so no tick starts while the rest goes.
+  { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding" },
+  { apiVersion: "v1", kind: "Service" },
+  { apiVersion: "apps/v1", kind: "Deployment" },
 ] as const;
 
 /** The deploy identity's name the admission policies know (manifests/base/deploy-policy.yaml). */
@@ -57,7 +61,7 @@ export async function runInstall(config: Config, runtime: Runtime, options: Inst
   const observation = await observe(config, runtime, cluster, options.refs);
   if (observation.problems.length > 0) throw refused(observation.problems);
 
-  const settings = { config, env: [...env.env, ...extra.env], secretEnv: env.secretEnv, runnerImage: options.runnerImage ?? "", schedule: options.schedule };
+  const settings = { config, env: [...env.env, ...extra.env], secretEnv: env.secretEnv, runnerImage: options.runnerImage ?? "", schedule: options.schedule, receiverSecret: options.refs.receiverSecret };
   const desired = desiredObjects(settings, observation).map((o) => annotateShared(o, config.cicdNamespace));
   if (options.yaml) {
     out(desired.map((o) => stringify(o, { lineWidth: 0 })).join("---\n"));
@@ -96,6 +100,7 @@ export async function runInstall(config: Config, runtime: Runtime, options: Inst
   for (const object of stale) await cluster.remove(object);
   out(renderChanges(changes));
   out(`Installed ${config.release}: CronJob ${config.cicdNamespace}/${runnerAccount(config.release)} runs "${options.schedule}", building ${config.image} and deploying ${config.chartPath} into ${config.deployNamespace}.\n` +
+    (options.refs.receiverSecret === undefined ? "" : `Receiver: Deployment and Service ${config.cicdNamespace}/${receiverAccount(config.release)} take GitHub push webhooks on path /webhook: expose the Service (an Ingress or a tunnel) and add the webhook with the secret from ${options.refs.receiverSecret}.\n`) +
     `Check it: ci-runner doctor --release ${config.release} ... (the same settings); watch it: ci-runner status --release ${config.release}\n`);
   return EXIT_CODES.ok;
 }
@@ -126,6 +131,7 @@ async function observe(config: Config, runtime: Runtime, cluster: InstallCluster
     { name: config.gitTokenSecret, what: "GIT_TOKEN_SECRET", create: `kubectl -n ${cicd} create secret generic ${config.gitTokenSecret} --from-literal=token=<token>`, key: "token" },
     { name: refs.githubAppKeySecret, what: "--github-app-key-secret", create: `kubectl -n ${cicd} create secret generic ${refs.githubAppKeySecret} --from-file=private-key=<key.pem>`, key: "private-key" },
     { name: refs.webhookUrlSecret, what: "--webhook-url-secret", create: `kubectl -n ${cicd} create secret generic ${refs.webhookUrlSecret} --from-literal=url=<url>`, key: "url" },
+    { name: refs.receiverSecret, what: "--receiver-secret", create: `kubectl -n ${cicd} create secret generic ${refs.receiverSecret} --from-literal=secret="$(openssl rand -hex 32)"`, key: "secret" },
   ];
   for (const s of secrets) {
     if (s.name === undefined) continue;

@@ -18,6 +18,8 @@ export interface Config {
   readonly intervalSeconds: number;
   readonly maxRetries: number;
   readonly gitToken: string | undefined;
+  /** What `ci-runner receive` checks each webhook delivery's signature with. */
+  readonly githubWebhookSecret: string | undefined;
   readonly gitTokenSecret: string | undefined;
   readonly registrySecret: string | undefined;
   readonly registryInsecure: boolean;
@@ -63,11 +65,12 @@ export interface Config {
 }
 
 /** Which settings a command cannot run without. `status` needs fewer than `sync`. */
-export type Requirement = "sync" | "status";
+export type Requirement = "sync" | "status" | "receive";
 
 export const REQUIRED: Record<Requirement, readonly SettingKey[]> = {
   sync: ["repo", "image", "chartPath", "release"],
   status: ["release"],
+  receive: ["repo", "release", "githubWebhookSecret"],
 };
 
 /**
@@ -78,6 +81,7 @@ export const REQUIRED: Record<Requirement, readonly SettingKey[]> = {
 const OPTIONAL_FOR: Record<Requirement, readonly SettingKey[]> = {
   sync: [],
   status: ["gitToken", "githubAppId", "githubAppPrivateKey"],
+  receive: ["gitToken", "githubAppId", "githubAppPrivateKey"],
 };
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -100,6 +104,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   interval: duration.pipe(z.number().min(5)),
   maxRetries: z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(100)),
   gitToken: z.string().min(1).refine((t) => !/\s/.test(t), "must not contain white space"),
+  githubWebhookSecret: z.string().min(16, "must be at least 16 characters"),
   gitTokenSecret: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
   registrySecret: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
   registryInsecure: z.enum(["true", "false"]).transform((v) => v === "true"),
@@ -241,6 +246,7 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     intervalSeconds: get("interval"),
     maxRetries: get("maxRetries"),
     gitToken: get("gitToken"),
+    githubWebhookSecret: get("githubWebhookSecret"),
     gitTokenSecret: get("gitTokenSecret"),
     registrySecret: get("registrySecret"),
     registryInsecure: get("registryInsecure"),

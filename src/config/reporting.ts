@@ -38,7 +38,7 @@ export const REPORTING_SCHEMAS = {
 type Values = ReadonlyMap<SettingKey, unknown>;
 
 /** Problems between reporting settings: a half-configured App, two credentials, deployments without one. */
-export function reportingProblems(values: Values, requirement: "sync" | "status"): string[] {
+export function reportingProblems(values: Values, requirement: "sync" | "status" | "receive"): string[] {
   const problems: string[] = [];
   const app = values.has("githubAppId") || values.has("githubAppPrivateKey");
   if (app && !(values.has("githubAppId") && values.has("githubAppPrivateKey")) && requirement === "sync") {

@@ -25,7 +25,7 @@ export type SettingKey =
   | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "helmWait" | "helmMemoryLimit" | "serviceTypes" | "buildTimeout"
   | "stateConfigMap" | "leaseDuration" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel"
   | "githubAppId" | "githubAppPrivateKey" | "githubDeployments" | "githubEnvironment" | "githubEnvironmentUrl"
-  | "kubeEvents" | "webhookUrl" | "webhookFormat" | "pushgatewayUrl"
+  | "kubeEvents" | "webhookUrl" | "githubWebhookSecret" | "webhookFormat" | "pushgatewayUrl"
   | "skipMarkers" | "skipAuthors" | "buildPaths" | "requiredChecks" | "requireApproval" | "freezeWindows";
 
 /**

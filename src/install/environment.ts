@@ -8,6 +8,8 @@ export interface SecretRefs {
   readonly githubAppKeySecret?: string | undefined;
   /** Secret in CICD_NS with key `url`: WEBHOOK_URL. */
   readonly webhookUrlSecret?: string | undefined;
+  /** Secret in CICD_NS with key `secret`: the GitHub webhook's secret; set, `ci-runner receive` is installed. */
+  readonly receiverSecret?: string | undefined;
 }
 
 /** What only the laptop running install needs: the pod finds its cluster and its helm itself. */

@@ -14,6 +14,8 @@ export interface InstallSettings {
   readonly secretEnv: readonly { readonly name: string; readonly secret: string; readonly key: string }[];
   readonly runnerImage: string;
   readonly schedule: string;
+  /** Secret in CICD_NS with key `secret`: set, install adds `ci-runner receive` with it. */
+  readonly receiverSecret?: string | undefined;
 }
 
 export interface BuildPolicyParams {
@@ -36,6 +38,11 @@ export const SHARED = "shared";
 /** On a namespace install created, which `uninstall --delete-release` may therefore delete. */
 export const CREATED = "ci-runner.dev/created-by-install";
 export const BUILD_POLICY_PARAMS = "ci-runner-build-policy";
+
+/** The receiver's ServiceAccount: receiver-policy.yaml knows a receiver by this prefix. */
+export function receiverAccount(release: string): string {
+  return `ci-receiver-${release}`;
+}
 
 /** The runner's ServiceAccount in CICD_NS: the admission policies know a runner by this name. */
 export function runnerAccount(release: string): string {
@@ -92,7 +99,52 @@ export function desiredObjects(s: InstallSettings, o: InstallObservation): KubeO
     buildPolicyParams(cicd, o.params, config),
     ...policies(cicd),
     cronJob(s, runner),
+    ...(s.receiverSecret === undefined ? [] : receiver(s, runner)),
   ];
+}
+
+/**
+ * `ci-runner receive` for this release (manifests/base/receiver.yaml, renamed): its identity, the
+ * right to start ticks of this CronJob, the Deployment and Service, and the policy's binding that
+ * pins its Jobs to the CronJob's pod. After the CronJob, which the binding takes as its param.
+ */
+function receiver(s: InstallSettings, runner: string): KubeObject[] {
+  const { config } = s;
+  const cicd = config.cicdNamespace;
+  const name = receiverAccount(config.release);
+  const own = labels(config.release);
+  // The template as data: its fields are set by path, as a kustomize patch would.
+  type Doc = KubeObject & Record<string, any>;
+  const docs = baseManifest("receiver.yaml", cicd) as Doc[];
+  const find = (kind: string, objectName = name) => {
+    const doc = docs.find((d) => d.kind === kind);
+    if (doc === undefined) throw new Error(`manifests/base/receiver.yaml holds no ${kind}`);
+    return { ...doc, metadata: { ...doc.metadata, name: objectName, ...(doc.metadata.namespace ? { namespace: cicd } : {}), labels: { ...doc.metadata.labels, ...own } } } as Doc;
+  };
+  const instance = { "app.kubernetes.io/name": "ci-runner-receiver", "app.kubernetes.io/instance": config.release };
+  const role = find("Role");
+  role.rules = [{ apiGroups: ["batch"], resources: ["cronjobs"], resourceNames: [runner], verbs: ["get"] }, { apiGroups: ["batch"], resources: ["jobs"], verbs: ["list", "create"] }];
+  const binding = find("RoleBinding");
+  binding.roleRef = { ...binding.roleRef, name };
+  binding.subjects = [{ kind: "ServiceAccount", name, namespace: cicd }];
+  const deployment = structuredClone(find("Deployment"));
+  deployment.spec.selector.matchLabels = instance;
+  deployment.spec.template.metadata.labels = instance;
+  deployment.spec.template.spec.serviceAccountName = name;
+  const [container] = deployment.spec.template.spec.containers;
+  container.image = s.runnerImage;
+  container.env = [
+    { name: "REPO", value: `${config.repo.owner}/${config.repo.name}` },
+    { name: "BRANCH", value: config.branch },
+    { name: "RELEASE", value: config.release },
+    { name: "CICD_NS", value: cicd },
+    { name: "GITHUB_WEBHOOK_SECRET", valueFrom: { secretKeyRef: { name: s.receiverSecret, key: "secret" } } },
+  ];
+  const service = find("Service");
+  service.spec = { ...service.spec, selector: instance };
+  const policyBinding = find("ValidatingAdmissionPolicyBinding", `ci-runner-receiver-${config.release}`);
+  policyBinding.spec = { ...policyBinding.spec, paramRef: { name: runner, namespace: cicd, parameterNotFoundAction: "Deny" } };
+  return [find("ServiceAccount"), role, binding, deployment, service, policyBinding];
 }
 
 /** The union of what every runner's builds may use: a second runner adds its own, never removes another's. */
@@ -109,9 +161,9 @@ function buildPolicyParams(cicd: string, now: BuildPolicyParams, config: Config)
   };
 }
 
-/** The four admission policies and their bindings, as manifests/base has them. */
+/** The five admission policies and their bindings, as manifests/base has them. */
 function policies(cicd: string): KubeObject[] {
-  const files = ["build-policy.yaml", "build-secrets-policy.yaml", "state-policy.yaml", "deploy-policy.yaml"] as const;
+  const files = ["build-policy.yaml", "build-secrets-policy.yaml", "state-policy.yaml", "deploy-policy.yaml", "receiver-policy.yaml"] as const;
   return files.flatMap((file) => baseManifest(file, cicd))
     .filter((doc) => doc.kind !== "ConfigMap")
     .map((doc) => ({ ...doc, metadata: { ...doc.metadata, labels: { ...doc.metadata.labels, ...labels(SHARED) } } }));

@@ -10,7 +10,7 @@ declare const CI_RUNNER_MANIFESTS: Record<string, string> | undefined;
  * a second copy of them: the CronJob's pod, the namespaces' Pod Security labels and the admission
  * policies are exactly those, renamed for the installation.
  */
-export type BaseFile = "namespaces.yaml" | "cronjob.yaml" | "build-policy.yaml" | "build-secrets-policy.yaml" | "deploy-policy.yaml" | "state-policy.yaml";
+export type BaseFile = "namespaces.yaml" | "cronjob.yaml" | "build-policy.yaml" | "build-secrets-policy.yaml" | "deploy-policy.yaml" | "state-policy.yaml" | "receiver.yaml" | "receiver-policy.yaml";
 
 export function baseManifest(file: BaseFile, cicdNamespace = "cicd"): KubeObject[] {
   const text = typeof CI_RUNNER_MANIFESTS === "object" ? CI_RUNNER_MANIFESTS[file] : readFileSync(new URL(`../../manifests/base/${file}`, import.meta.url), "utf8");

@@ -13,6 +13,7 @@ import type { Ports } from "../reconcile/ports.ts";
 import type { Env } from "./child-env.ts";
 import { lazy, once } from "./lazy.ts";
 import type { Runtime } from "./runtime.ts";
+import type { TickStarter } from "../receive/server.ts";
 
 /** What a pass reads of the settings besides its ports. */
 export function passSettings(config: Config): Pick<Runtime, "rules" | "leaseSeconds" | "valuesFiles"> {
@@ -21,6 +22,23 @@ export function passSettings(config: Config): Pick<Runtime, "rules" | "leaseSeco
     leaseSeconds: config.leaseSeconds,
     valuesFiles: config.valuesFiles,
   };
+}
+
+/** Where this process finds its cluster: the kubeconfig and context given, or the pod's own. */
+export function kubeTarget(config: Config, env: Env): KubeTarget {
+  return {
+    kubeconfig: config.kubeconfig, context: config.context, inCluster: env.KUBERNETES_SERVICE_HOST !== undefined,
+    defaultKubeconfig: join(env.HOME ?? homedir(), ".kube", "config"),
+    serviceHost: env.KUBERNETES_SERVICE_HOST, servicePort: env.KUBERNETES_SERVICE_PORT,
+  };
+}
+
+/**
+ * What `ci-runner receive` starts ticks with: one CronJob's Jobs, through the Kubernetes client
+ * (behind a dynamic import, as for a tick). Made at start, so a bad kubeconfig stops it at once.
+ */
+export async function receiverTicks(config: Config, env: Env, cronJob: string): Promise<TickStarter> {
+  return (await import("./receiver.ts")).cronJobTicks(kubeTarget(config, env), config.cicdNamespace, cronJob);
 }
 
 /**
@@ -33,11 +51,7 @@ export function passSettings(config: Config): Pick<Runtime, "rules" | "leaseSeco
 export function createRuntime(config: Config, env: Env, log: Logger, secrets: Secrets): Runtime {
   const github = githubCredentials(config, secrets, log);
   const holder = `${env.HOSTNAME ?? hostname()}/${process.pid}`;
-  const target: KubeTarget = {
-    kubeconfig: config.kubeconfig, context: config.context, inCluster: env.KUBERNETES_SERVICE_HOST !== undefined,
-    defaultKubeconfig: join(env.HOME ?? homedir(), ".kube", "config"),
-    serviceHost: env.KUBERNETES_SERVICE_HOST, servicePort: env.KUBERNETES_SERVICE_PORT,
-  };
+  const target = kubeTarget(config, env);
   const access = staticAccess(target);
   if (access?.token) secrets.add(access.token);
   const cluster = once(() => import("./cluster.ts").then((m) => m.createCluster({ config, env, log, secrets, github, target, holder })));

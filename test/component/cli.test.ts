@@ -71,7 +71,7 @@ describe("ci-runner CLI", () => {
     expect(out).toContain("Examples:");
     expect(out).toContain("--release <value>");
     expect(out).not.toContain("--git-token ");
-    expect(out).toMatch(/GIT_TOKEN, GITHUB_APP_PRIVATE_KEY, WEBHOOK_URL\s+are read from the environment only \(secrets never travel in argv\)/);
+    expect(out).toMatch(/GIT_TOKEN, GITHUB_APP_PRIVATE_KEY, WEBHOOK_URL, GITHUB_WEBHOOK_SECRET\s+are read from the environment only \(secrets never travel in argv\)/);
     expect(out).toContain("`ci-runner help settings`");
   });
 

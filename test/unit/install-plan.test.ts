@@ -104,6 +104,45 @@ describe("desiredObjects", () => {
   });
 });
 
+describe("desiredObjects with --receiver-secret", () => {
+  const withReceiver = desiredObjects({ ...settings, receiverSecret: "hook-secret" }, observation());
+  const named = (kind: string, name: string) => withReceiver.find((o) => o.kind === kind && o.metadata.name === name) as unknown as Record<string, any>;
+
+  it("adds nothing without it, and after the CronJob with it: identity, rights, Deployment, Service, the policy's binding", () => {
+    const without = desiredObjects(settings, observation());
+    expect(withReceiver.slice(0, without.length)).toEqual(without);
+    expect(withReceiver.slice(without.length).map((o) => `${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`)).toEqual([
+      "ServiceAccount cicd/ci-receiver-shop", "Role cicd/ci-receiver-shop", "RoleBinding cicd/ci-receiver-shop",
+      "Deployment cicd/ci-receiver-shop", "Service cicd/ci-receiver-shop", "ValidatingAdmissionPolicyBinding /ci-runner-receiver-shop",
+    ]);
+    // The shared policy comes with every installation; it matches receivers only.
+    expect(without.some((o) => o.kind === "ValidatingAdmissionPolicy" && o.metadata.name === "ci-runner-receiver-jobs")).toBe(true);
+    for (const o of withReceiver.slice(without.length)) expect(o.metadata.labels?.["ci-runner.dev/installation"]).toBe("shop");
+  });
+
+  it("may read its own CronJob and start Jobs, nothing more; the binding pins them to that CronJob", () => {
+    expect(grants(named("Role", "ci-receiver-shop").rules)).toEqual(["create jobs.batch", 'get cronjobs.batch "ci-runner-shop"', "list jobs.batch"]);
+    expect(named("ValidatingAdmissionPolicyBinding", "ci-runner-receiver-shop").spec).toEqual({
+      policyName: "ci-runner-receiver-jobs", validationActions: ["Deny"], paramRef: { name: "ci-runner-shop", namespace: "cicd", parameterNotFoundAction: "Deny" },
+    });
+  });
+
+  it("runs the runner image as receive, non-root and read-only, with the webhook secret by reference only", () => {
+    const pod = named("Deployment", "ci-receiver-shop").spec.template.spec;
+    expect(pod.serviceAccountName).toBe("ci-receiver-shop");
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
+    const [container] = pod.containers;
+    expect(container.image).toBe("ghcr.io/acme/ci-runner:1");
+    expect(container.args[0]).toBe("receive");
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+    expect(container.env).toEqual([
+      { name: "REPO", value: "acme/shop" }, { name: "BRANCH", value: "main" }, { name: "RELEASE", value: "shop" }, { name: "CICD_NS", value: "cicd" },
+      { name: "GITHUB_WEBHOOK_SECRET", valueFrom: { secretKeyRef: { name: "hook-secret", key: "secret" } } },
+    ]);
+    expect(named("Service", "ci-receiver-shop").spec.selector).toEqual(pod.metadata?.labels ?? named("Deployment", "ci-receiver-shop").spec.template.metadata.labels);
+  });
+});
+
 describe("runnerEnvironment", () => {
   it("passes the settings given, keeps the laptop's own, and names secrets by reference only", () => {
     const explicit = [{ setting: setting("REPO"), raw: "acme/shop" }, { setting: setting("KUBECONFIG"), raw: "/home/me/.kube/config" }, { setting: setting("GIT_TOKEN"), raw: "ghp_secret" }];
