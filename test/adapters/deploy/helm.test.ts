@@ -46,6 +46,11 @@ function upgradeArgv(major: 3 | 4, chartDir: string, extra: string[] = [], wait 
     "--set-string", "image.repository=registry.local:5000/acme/shop", "--set-string", `image.tag=${SHA}`, "--output", "json"];
 }
 
+/** Resolves once the fake helm has been asked to upgrade: the moment a test may interrupt it. */
+async function upgradeRunning(tool: { calls(): { argv: string[] }[] }): Promise<void> {
+  while (!tool.calls().some((c) => c.argv[0] === "upgrade")) await new Promise((r) => setTimeout(r, 10));
+}
+
 describe("helm adapter", () => {
   it.each([[3, v3], [4, v4]] as const)("deploys with the atomic flags of Helm %i and the immutable SHA tag", async (major, version) => {
     const { releases, tool } = helm([rendered("/nonexistent/chart"), version, { argv: upgradeArgv(major, "/nonexistent/chart"), stdout: JSON.stringify({ version: 7, info: { status: "deployed" } }) }]);
@@ -151,7 +156,7 @@ describe("helm adapter", () => {
     const { releases, tool } = helm([rendered("/c"), v4, { argv: upgradeArgv(4, "/c"), untilTerm: true, stderr: "Release shop has been cancelled.\nError: UPGRADE FAILED: context canceled\n", exit: 1 }], {
       watchRollout: async (image) => {
         watched.push(image);
-        await new Promise((r) => setTimeout(r, 300)); // helm is running by then
+        await upgradeRunning(tool); // not a timer: on a loaded machine helm may start late
         return crash;
       },
     });
@@ -169,7 +174,7 @@ describe("helm adapter", () => {
     const { releases, tool } = helm([rendered("/c"), v3, { argv: upgradeArgv(3, "/c"), untilTerm: true, stderr: "Error: UPGRADE FAILED: context canceled\n", exit: 1 }], {
       watchRollout: (_image, stop) => new Promise((resolve) => stop.addEventListener("abort", () => resolve(undefined))),
     });
-    setTimeout(() => fence.abort(lost), 300);
+    void upgradeRunning(tool).then(() => fence.abort(lost));
     await expect(releases.deploy({ sha: SHA, headSha: SHA, chartDir: "/c", valuesFiles: [] }, fence.signal)).rejects.toBe(lost);
     expect(tool.calls().map((c) => c.argv[0])).toEqual(["template", "version", "upgrade", "<SIGTERM>"]);
     tool.verify();
