@@ -231,6 +231,10 @@ export async function runUninstall(config: Config, objects: ObjectStore, options
   for (const job of await objects.list("batch/v1", "Job", `${LABELS.managedBy}=ci-runner,${LABELS.target}=${config.release}`)) {
     if (job.metadata.namespace === cicd) await remove(job);
   }
+  // Ticks the receiver started: their CronJob's garbage collection would take them, but later.
+  for (const job of await objects.list("batch/v1", "Job", `${LABELS.trigger}=push,${LABELS.cronJob}=${runnerAccount(config.release)}`)) {
+    if (job.metadata.namespace === cicd) await remove(job);
+  }
   const state = await objects.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: config.stateConfigMap, namespace: cicd } });
   if (state) await remove(state);
 

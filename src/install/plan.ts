@@ -3,6 +3,7 @@ import type { Config } from "../config/load.ts";
 import { INSTALL_MANAGER, LABELS } from "../names.ts";
 import { type ChartResource, deployPermissions, type Permission, requiredPermissions } from "../permissions.ts";
 import { rulesFor } from "./rbac.ts";
+import { SETTINGS } from "../config/settings.ts";
 import { baseManifest } from "./templates.ts";
 
 /** What one runner's installation is made of, as given to `ci-runner install`. */
@@ -139,6 +140,8 @@ function receiver(s: InstallSettings, runner: string): KubeObject[] {
     { name: "RELEASE", value: config.release },
     { name: "CICD_NS", value: cicd },
     { name: "GITHUB_WEBHOOK_SECRET", valueFrom: { secretKeyRef: { name: s.receiverSecret, key: "secret" } } },
+    // --runner-env (a proxy, a CA bundle, where the API server is): the receiver's pod needs it too.
+    ...s.env.filter((e) => !SETTINGS.some((setting) => setting.env === e.name)),
   ];
   const service = find("Service");
   service.spec = { ...service.spec, selector: instance };

@@ -82,16 +82,17 @@ describe.skipIf(skip !== undefined)("ci-runner receive on the real control plane
   });
 
   it("the receiver's identity may start ticks of its own CronJob with its pod, and nothing else", async () => {
-    const kubeconfig = await world.serviceAccountKubeconfig("cicd", "ci-receiver-recv");
+    // As the receiver's ServiceAccount, by impersonation: RBAC and admission see that user.
+    const as = "--as=system:serviceaccount:cicd:ci-receiver-recv";
     const cron = JSON.parse(kubectl(["-n", "cicd", "get", "cronjob", "ci-runner-recv", "-o", "json"])) as { metadata: { uid: string }; spec: { jobTemplate: { spec: { template: { spec: { containers: { image: string; args: string[] }[] } } } } } };
-    const job = (name: string, change: (spec: typeof cron.spec.jobTemplate.spec) => void, owner: object | undefined = { apiVersion: "batch/v1", kind: "CronJob", name: "ci-runner-recv", uid: cron.metadata.uid, controller: true }) => {
+    const job = (name: string, change: (spec: typeof cron.spec.jobTemplate.spec) => void, owner: object | null = { apiVersion: "batch/v1", kind: "CronJob", name: "ci-runner-recv", uid: cron.metadata.uid, controller: true }) => {
       const spec = structuredClone(cron.spec.jobTemplate.spec);
       change(spec);
       return JSON.stringify({ apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace: "cicd", ...(owner ? { ownerReferences: [owner] } : {}) }, spec });
     };
     const create = (body: string) => {
       try {
-        kubectl(["create", "-f", "-"], { kubeconfig, input: body });
+        kubectl([as, "create", "-f", "-"], { input: body });
         return "created";
       } catch (error) {
         return String((error as { stderr?: string }).stderr);
@@ -99,12 +100,12 @@ describe.skipIf(skip !== undefined)("ci-runner receive on the real control plane
     };
     expect(create(job("forged-image", (s) => { s.template.spec.containers[0]!.image = "evil.example/miner:1"; }))).toContain("a receiver starts ticks only with the pod of CronJob ci-runner-recv, unchanged");
     expect(create(job("forged-args", (s) => { s.template.spec.containers[0]!.args = ["sh", "-c", "env"]; }))).toContain("unchanged");
-    expect(create(job("no-owner", () => undefined, undefined))).toContain("a receiver starts ticks of its own CronJob only");
+    expect(create(job("no-owner", () => undefined, null))).toContain("a receiver starts ticks of its own CronJob only");
     expect(create(job("other-owner", () => undefined, { apiVersion: "batch/v1", kind: "CronJob", name: "ci-runner-inst", uid: cron.metadata.uid, controller: true }))).toContain("its own CronJob only");
     // RBAC: no Secrets, no pods, no other CronJob.
     for (const verb of [["get", "secrets"], ["create", "pods"], ["get", "cronjobs/ci-runner-other"], ["delete", "jobs"], ["patch", "cronjobs/ci-runner-recv"]]) {
       // can-i exits 1 when the answer is no.
-      const answer = (() => { try { return kubectl(["auth", "can-i", "-n", "cicd", ...verb], { kubeconfig }); } catch (error) { return String((error as { stdout?: string }).stdout); } })();
+      const answer = (() => { try { return kubectl([as, "auth", "can-i", "-n", "cicd", ...verb]); } catch (error) { return String((error as { stdout?: string }).stdout); } })();
       expect(answer.trim(), verb.join(" ")).toBe("no");
     }
     // The CronJob's own pod is admitted (what the receiver does).

@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -11,9 +12,10 @@ import { buildah, buildProjectImage, ensureBaseImages, hostSideEffects, IMAGE_ST
 
 const real = inject("real");
 const noImage = missingImageTools();
+const HOOK_SECRET = "real-node-webhook-secret-0123456789";
 
 interface Job { status?: { conditions?: { type: string; status: string }[]; startTime?: string; completionTime?: string } }
-interface PodList { items: { metadata: { name: string; uid: string }; spec: { securityContext?: { runAsUser?: number }; containers: { securityContext?: { readOnlyRootFilesystem?: boolean } }[] }; status: { phase?: string; containerStatuses?: { state?: { terminated?: { exitCode: number } } }[] } }[] }
+interface PodList { items: { metadata: { name: string; uid: string }; spec: { securityContext?: { runAsUser?: number }; containers: { securityContext?: { readOnlyRootFilesystem?: boolean } }[] }; status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { state?: { terminated?: { exitCode: number } } }[] } }[] }
 
 /**
  * What a platform engineer installs, seen working: the image built from the project's own
@@ -182,7 +184,8 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
       ...target.env("helm4", { RELEASE: "inst", DEPLOY_NS: "inst-app", HELM_TIMEOUT: "120s" }),
       GITHUB_API_URL: `https://${r.gateway}:${r.gitPort}/api/v3`, GIT_URL: `https://${r.gateway}:${r.gitPort}/${target.repo}.git`,
     };
-    const args = ["install", "--runner-image", image, "--schedule", "0 0 1 1 *",
+    kubectl("-n", "cicd", "create", "secret", "generic", "inst-hook", `--from-literal=secret=${HOOK_SECRET}`);
+    const args = ["install", "--runner-image", image, "--schedule", "0 0 1 1 *", "--receiver-secret", "inst-hook",
       "--runner-env", `KUBERNETES_SERVICE_HOST=${r.gateway}`, `KUBERNETES_SERVICE_PORT=${r.apiPort}`, `NODE_EXTRA_CA_CERTS=${sa}`, `GIT_SSL_CAINFO=${sa}`];
     const started = Date.now();
     const installed = await world.run(args, settings);
@@ -196,6 +199,29 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
     const role = JSON.parse(kubectl("-n", "inst-app", "get", "role", "ci-runner-deploy", "-o", "json")) as { rules: { resources: string[] }[] };
     expect(role.rules.flatMap((rule) => rule.resources).sort()).toEqual(["deployments", "replicasets", "secrets"]);
 
+    // A push, signed as GitHub signs it, to the receiver's pod: one tick starts at once (the
+    // schedule never fires here) and the new commit answers.
+    const receiverIp = await readyReceiver();
+    const pushed = target.commit({ "app.txt": "pushed\n" });
+    const pushedAt = Date.now();
+    const body = JSON.stringify({ ref: "refs/heads/main", after: pushed, repository: { full_name: target.repo } });
+    const deliver = (signature: string) => fetch(`http://${receiverIp}:8080/webhook`, {
+      method: "POST", body, signal: AbortSignal.timeout(10_000),
+      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "22222222-aaaa-4bbb-8ccc-000000000001", "x-hub-signature-256": signature },
+    });
+    expect((await deliver(`sha256=${"0".repeat(64)}`)).status).toBe(401);
+    const answered = await deliver(`sha256=${createHmac("sha256", HOOK_SECRET).update(body).digest("hex")}`);
+    expect([answered.status, (await answered.text()).trim()]).toEqual([202, "started"]);
+    const pushJob = `ci-runner-inst-push-${pushed.slice(0, 12)}`;
+    for (let i = 0; !(await pagesServed(world, "inst-app", "inst")).includes(pushed); i++) {
+      if (i > 600) throw new Error(`${pushed} was not answering 120 s after the push`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    console.log(`webhook push -> new SHA answering: ${((Date.now() - pushedAt) / 1000).toFixed(1)}s`);
+    expect(jobsInCicd().filter((j) => j.includes("-push-"))).toEqual([pushJob]);
+    const owner = JSON.parse(kubectl("-n", "cicd", "get", "job", pushJob, "-o", "jsonpath={.metadata.ownerReferences}")) as { kind: string; name: string }[];
+    expect(owner.map((o) => `${o.kind}/${o.name}`)).toEqual(["CronJob/ci-runner-inst"]);
+
     const withIngress = target.commit({ "chart/templates/ingress.yaml": ingressTemplate(8080) });
     const refused = await tick("inst-2", undefined, "ci-runner-inst");
     expect(refused.exitCode, refused.log).toBe(2);
@@ -208,7 +234,7 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
 
     const gone = await world.run(["uninstall", "--delete-release"], settings);
     expect(gone.code, gone.stderr).toBe(0);
-    const left = kubectl("get", "serviceaccounts,roles,rolebindings,cronjobs,jobs,configmaps", "-A", "-l", "ci-runner.dev/installation=inst", "-o", "name");
+    const left = kubectl("get", "serviceaccounts,roles,rolebindings,cronjobs,jobs,configmaps,deployments,services,validatingadmissionpolicybindings", "-A", "-l", "ci-runner.dev/installation=inst", "-o", "name");
     expect(left).toBe("");
     expect(kubectl("-n", "cicd", "get", "jobs,configmaps", "-o", "name").split("\n").filter((n) => n.includes("inst"))).toEqual([]);
     const ns = JSON.parse(kubectl("get", "namespace", "inst-app", "-o", "json", "--ignore-not-found") || "{}") as { status?: { phase?: string } };
@@ -221,6 +247,17 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
     const follower = { output: "", exited: new Promise((resolve) => child.on("close", resolve)) };
     child.stdout.on("data", (c: Buffer) => { follower.output += c.toString("utf8"); });
     return follower;
+  }
+
+  /** The receiver's pod IP once it is Ready (no kube-proxy here: the host reaches pods directly). */
+  async function readyReceiver(): Promise<string> {
+    for (let i = 0; i < 600; i++) {
+      const pods = await world.get<PodList>("/api/v1/namespaces/cicd/pods?labelSelector=app.kubernetes.io%2Finstance%3Dinst,app.kubernetes.io%2Fname%3Dci-runner-receiver");
+      const ready = pods?.items.find((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+      if (ready?.status.podIP) return ready.status.podIP;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`the receiver pod was not Ready in 120 s: ${kubectl("-n", "cicd", "get", "pods", "-o", "wide")}`);
   }
 
   function jobsInCicd(): string[] {
