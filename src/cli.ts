@@ -14,7 +14,6 @@ import { ConfigError, EXIT_CODES, type ExitCode, exitCodeFor, RunnerError } from
 import { createLogger, type Logger, Secrets } from "./log.ts";
 import type { Env } from "./wiring/child-env.ts";
 import { createRuntime, receiverTicks } from "./wiring/factory.ts";
-import { defaultCronJob, runReceive } from "./commands/receive.ts";
 import type { TickStarter } from "./receive/server.ts";
 import type { Runtime } from "./wiring/runtime.ts";
 import { SETTINGS } from "./config/settings.ts";
@@ -197,6 +196,8 @@ Examples:
     .action((opts: Record<string, unknown>) => withConfig("receive", opts, async (config, log) => {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--port ${JSON.stringify(opts.port)} is not a port`, "pass a number from 1 to 65535");
+      // Loaded on use: node:http has no place in the image's start-up snapshot.
+      const { defaultCronJob, runReceive } = await import("./commands/receive.ts");
       const cronJob = (opts.cronjob as string | undefined) ?? defaultCronJob(config.release);
       const ticks = io.makeTicks?.(config, cronJob) ?? await receiverTicks(config, io.env, cronJob);
       return runReceive(config, log, { port, host: String(opts.listen), cronJob, ticks, stop: io.stop });
