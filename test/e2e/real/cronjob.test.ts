@@ -219,6 +219,8 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
     }
     console.log(`webhook push -> new SHA answering: ${((Date.now() - pushedAt) / 1000).toFixed(1)}s`);
     expect(jobsInCicd().filter((j) => j.includes("-push-"))).toEqual([pushJob]);
+    // The push's tick holds the lease until its follow-up look at the head is done: let it end.
+    kubectl("-n", "cicd", "wait", "--for=condition=complete", "--timeout=120s", `job/${pushJob}`);
     const owner = JSON.parse(kubectl("-n", "cicd", "get", "job", pushJob, "-o", "jsonpath={.metadata.ownerReferences}")) as { kind: string; name: string }[];
     expect(owner.map((o) => `${o.kind}/${o.name}`)).toEqual(["CronJob/ci-runner-inst"]);
 
