@@ -9,8 +9,10 @@ export interface TickStarter {
    * "started": a Job now runs the CronJob's pass; "queued": a Job started for an earlier push has
    * not begun yet and will read the newest head itself; "exists": this head's Job already exists.
    */
-  start(sha: string, delivery: string | undefined): Promise<"started" | "queued" | "exists">;
+  start(sha: string, delivery: string | undefined): Promise<TickStart>;
 }
+
+export type TickStart = "started" | "queued" | "exists";
 
 export interface ReceiverOptions {
   readonly target: ReceiverTarget;
@@ -22,7 +24,7 @@ export interface ReceiverOptions {
   readonly rememberDeliveries?: number;
 }
 
-type Outcome = Verdict["kind"] | "too-large" | "duplicate" | "started" | "queued" | "exists" | "tick-failed" | "not-found";
+type Outcome = Verdict["kind"] | TickStart | "too-large" | "duplicate" | "tick-failed" | "not-found";
 
 /**
  * `ci-runner receive`: GitHub push webhooks in, a tick out. Always on, so it holds nothing but a

@@ -1,6 +1,6 @@
 import type { BatchV1Api, V1CronJob, V1Job } from "@kubernetes/client-node";
 import { LABELS, pushJobName } from "../../names.ts";
-import type { TickStarter } from "../../receive/server.ts";
+import type { TickStart, TickStarter } from "../../receive/server.ts";
 import { isStatus, kubeError } from "./errors.ts";
 
 /** A GitHub delivery id as it may go into an annotation; anything else is left out. */
@@ -23,14 +23,14 @@ export class CronJobTicks implements TickStarter {
     this.#cronJob = cronJob;
   }
 
-  async start(sha: string, delivery: string | undefined): Promise<"started" | "queued" | "exists"> {
+  async start(sha: string, delivery: string | undefined): Promise<TickStart> {
     const where = `${this.#namespace}/${this.#cronJob}`;
-    const cron = await this.#batch.readNamespacedCronJob({ name: this.#cronJob, namespace: this.#namespace })
-      .catch((error: unknown) => { throw kubeError(error, `reading CronJob ${where}`); });
     const ours = await this.#batch.listNamespacedJob({ namespace: this.#namespace, labelSelector: `${LABELS.trigger}=push,${LABELS.cronJob}=${this.#cronJob}` })
       .catch((error: unknown) => { throw kubeError(error, `listing the Jobs started for pushes to ${where}`); });
     // A Job whose pod has not started yet reads the branch head when it does: it sees this push.
     if (ours.items.some(queued)) return "queued";
+    const cron = await this.#batch.readNamespacedCronJob({ name: this.#cronJob, namespace: this.#namespace })
+      .catch((error: unknown) => { throw kubeError(error, `reading CronJob ${where}`); });
     try {
       await this.#batch.createNamespacedJob({ namespace: this.#namespace, body: jobFrom(cron, pushJobName(this.#cronJob, sha), delivery) });
       return "started";
