@@ -10,23 +10,27 @@ const log = `${script}.calls`;
 const steps = JSON.parse(readFileSync(script, "utf8"));
 const cursor = existsSync(state) ? Number(readFileSync(state, "utf8")) : 0;
 const argv = process.argv.slice(2);
-appendFileSync(log, `${JSON.stringify({ argv, envKeys: Object.keys(process.env).sort() })}\n`);
 const step = steps[cursor];
-writeFileSync(state, String(cursor + 1));
-if (!step || JSON.stringify(step.argv) !== JSON.stringify(argv)) {
-  appendFileSync(`${script}.problems`, `unexpected call ${JSON.stringify(argv)}; expected ${JSON.stringify(step?.argv ?? "nothing")}\n`);
-  process.exit(99);
-}
-process.stdout.write(step.stdout ?? "");
-if (step.untilTerm) {
-  // Like helm waiting for pods: runs until SIGTERM, then reports and exits as helm does.
+const matches = step && JSON.stringify(step.argv) === JSON.stringify(argv);
+if (matches && step.untilTerm) {
+  // Like helm waiting for pods: runs until SIGTERM, then reports and exits as helm does. The handler
+  // is in place before the call is recorded, so a test that signals once it sees the call never
+  // meets the default action (death without the record).
   setInterval(() => undefined, 1000);
   process.on("SIGTERM", () => {
     appendFileSync(log, `${JSON.stringify({ argv: ["<SIGTERM>"], envKeys: [] })}\n`);
     process.stderr.write(step.stderr ?? "");
     process.exit(step.exit ?? 1);
   });
-} else {
+}
+appendFileSync(log, `${JSON.stringify({ argv, envKeys: Object.keys(process.env).sort() })}\n`);
+writeFileSync(state, String(cursor + 1));
+if (!matches) {
+  appendFileSync(`${script}.problems`, `unexpected call ${JSON.stringify(argv)}; expected ${JSON.stringify(step?.argv ?? "nothing")}\n`);
+  process.exit(99);
+}
+process.stdout.write(step.stdout ?? "");
+if (!step.untilTerm) {
   // afterMs: like helm reaching its own timeout, then failing.
   setTimeout(() => {
     process.stderr.write(step.stderr ?? "");
