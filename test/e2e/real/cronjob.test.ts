@@ -220,9 +220,47 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
     console.log(`webhook push -> new SHA answering: ${((Date.now() - pushedAt) / 1000).toFixed(1)}s`);
     expect(jobsInCicd().filter((j) => j.includes("-push-"))).toEqual([pushJob]);
     // The push's tick holds the lease until its follow-up look at the head is done: let it end.
-    kubectl("-n", "cicd", "wait", "--for=condition=complete", "--timeout=120s", `job/${pushJob}`);
+    // Not `kubectl wait`: a synchronous child blocks this process, and with it the GitHub endpoint
+    // that follow-up look asks.
+    await jobComplete(pushJob);
     const owner = JSON.parse(kubectl("-n", "cicd", "get", "job", pushJob, "-o", "jsonpath={.metadata.ownerReferences}")) as { kind: string; name: string }[];
     expect(owner.map((o) => `${o.kind}/${o.name}`)).toEqual(["CronJob/ci-runner-inst"]);
+
+    // What must change nothing: a replay, another branch, a body over GitHub's limit, a flood of
+    // unsigned requests. No Job starts, and the receiver still answers.
+    const post = (payload: string | Buffer, headers: Record<string, string>) => fetch(`http://${receiverIp}:8080/webhook`, {
+      method: "POST", body: payload, signal: AbortSignal.timeout(20_000), headers: { "content-type": "application/json", "x-github-event": "push", ...headers },
+    }).then(async (r) => `${r.status} ${await r.text()}`.trim(), () => "reset");
+    const sign = (payload: string | Buffer) => `sha256=${createHmac("sha256", HOOK_SECRET).update(payload).digest("hex")}`;
+    expect(await post(body, { "x-github-delivery": "22222222-aaaa-4bbb-8ccc-000000000001", "x-hub-signature-256": sign(body) })).toBe("202 duplicate");
+    const otherBranch = JSON.stringify({ ref: "refs/heads/other", after: pushed, repository: { full_name: target.repo } });
+    expect(await post(otherBranch, { "x-github-delivery": "22222222-aaaa-4bbb-8ccc-000000000002", "x-hub-signature-256": sign(otherBranch) })).toBe("202 other-branch");
+    const huge = Buffer.alloc(26 * 1024 * 1024, 0x20);
+    expect(["413", "reset"]).toContain(await post(huge, { "x-github-delivery": "22222222-aaaa-4bbb-8ccc-000000000003", "x-hub-signature-256": sign(huge) }));
+    const flood = await Promise.all(Array.from({ length: 200 }, (_, i) => post(body, { "x-github-delivery": `flood-${i}` })));
+    expect(new Set(flood)).toEqual(new Set(["401"]));
+    expect((await fetch(`http://${receiverIp}:8080/healthz`, { signal: AbortSignal.timeout(5_000) })).status).toBe(200);
+    expect(jobsInCicd().filter((j) => j.includes("-push-"))).toEqual([pushJob]);
+
+    // A burst of ten pushes, each delivered as GitHub would right after it: at most two ticks
+    // start (one waits unstarted for the newest head), and the last SHA is what answers.
+    const burstStart = Date.now();
+    let last = pushed;
+    for (let n = 0; n < 10; n++) {
+      last = target.commit({ "app.txt": `burst ${n}\n` });
+      const payload = JSON.stringify({ ref: "refs/heads/main", after: last, repository: { full_name: target.repo } });
+      expect(await post(payload, { "x-github-delivery": `burst-${n}`, "x-hub-signature-256": sign(payload) })).toMatch(/^202 (started|queued)$/);
+    }
+    const burstSeconds = (Date.now() - burstStart) / 1000;
+    for (let i = 0; !(await pagesServed(world, "inst-app", "inst")).includes(last); i++) {
+      if (i > 600) throw new Error(`${last}, the burst's last push, was not answering 120 s after it`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const burstJobs = jobsInCicd().filter((j) => j.includes("-push-") && j !== pushJob);
+    console.log(`burst of 10 pushes over ${burstSeconds.toFixed(1)}s -> ${burstJobs.length} tick(s), last SHA answering ${((Date.now() - burstStart) / 1000).toFixed(1)}s after the first push`);
+    expect(burstJobs.length).toBeGreaterThanOrEqual(1);
+    expect(burstJobs.length).toBeLessThanOrEqual(2);
+    for (const job of burstJobs) await jobComplete(job);
 
     const withIngress = target.commit({ "chart/templates/ingress.yaml": ingressTemplate(8080) });
     const refused = await tick("inst-2", undefined, "ci-runner-inst");
@@ -260,6 +298,17 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`the receiver pod was not Ready in 120 s: ${kubectl("-n", "cicd", "get", "pods", "-o", "wide")}`);
+  }
+
+  /** Waits, without blocking this process (it serves git and GitHub), for a Job to complete. */
+  async function jobComplete(name: string): Promise<void> {
+    for (let i = 0; i < 600; i++) {
+      const job = await world.get<Job>(`/apis/batch/v1/namespaces/cicd/jobs/${name}`);
+      if (job?.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True")) return;
+      if (job?.status?.conditions?.some((c) => c.type === "Failed" && c.status === "True")) throw new Error(`Job ${name} failed`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`Job ${name} did not complete in 120 s`);
   }
 
   function jobsInCicd(): string[] {
