@@ -204,19 +204,24 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
     const receiverIp = await readyReceiver();
     const pushed = target.commit({ "app.txt": "pushed\n" });
     const pushedAt = Date.now();
-    const body = JSON.stringify({ ref: "refs/heads/main", after: pushed, repository: { full_name: target.repo } });
-    const deliver = (signature: string) => fetch(`http://${receiverIp}:8080/webhook`, {
-      method: "POST", body, signal: AbortSignal.timeout(10_000),
-      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "22222222-aaaa-4bbb-8ccc-000000000001", "x-hub-signature-256": signature },
-    });
-    expect((await deliver(`sha256=${"0".repeat(64)}`)).status).toBe(401);
-    const answered = await deliver(`sha256=${createHmac("sha256", HOOK_SECRET).update(body).digest("hex")}`);
-    expect([answered.status, (await answered.text()).trim()]).toEqual([202, "started"]);
+    // One delivery as GitHub sends it: "<status> <body>", or "reset" when the connection breaks.
+    const post = (payload: string | Buffer, headers: Record<string, string>) => fetch(`http://${receiverIp}:8080/webhook`, {
+      method: "POST", body: payload, signal: AbortSignal.timeout(20_000), headers: { "content-type": "application/json", "x-github-event": "push", ...headers },
+    }).then(async (r) => `${r.status} ${await r.text()}`.trim(), () => "reset");
+    const sign = (payload: string | Buffer) => `sha256=${createHmac("sha256", HOOK_SECRET).update(payload).digest("hex")}`;
+    const pushOf = (sha: string) => JSON.stringify({ ref: "refs/heads/main", after: sha, repository: { full_name: target.repo } });
+    const answering = async (sha: string, what: string) => {
+      for (let i = 0; !(await pagesServed(world, "inst-app", "inst")).includes(sha); i++) {
+        if (i > 600) throw new Error(`${sha}, ${what}, was not answering 120 s after it`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const body = pushOf(pushed);
+    const firstDelivery = "22222222-aaaa-4bbb-8ccc-000000000001";
+    expect(await post(body, { "x-github-delivery": firstDelivery, "x-hub-signature-256": `sha256=${"0".repeat(64)}` })).toBe("401");
+    expect(await post(body, { "x-github-delivery": firstDelivery, "x-hub-signature-256": sign(body) })).toBe("202 started");
     const pushJob = `ci-runner-inst-push-${pushed.slice(0, 12)}`;
-    for (let i = 0; !(await pagesServed(world, "inst-app", "inst")).includes(pushed); i++) {
-      if (i > 600) throw new Error(`${pushed} was not answering 120 s after the push`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await answering(pushed, "the push");
     console.log(`webhook push -> new SHA answering: ${((Date.now() - pushedAt) / 1000).toFixed(1)}s`);
     expect(jobsInCicd().filter((j) => j.includes("-push-"))).toEqual([pushJob]);
     // The push's tick holds the lease until its follow-up look at the head is done: let it end.
@@ -228,11 +233,7 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
 
     // What must change nothing: a replay, another branch, a body over GitHub's limit, a flood of
     // unsigned requests. No Job starts, and the receiver still answers.
-    const post = (payload: string | Buffer, headers: Record<string, string>) => fetch(`http://${receiverIp}:8080/webhook`, {
-      method: "POST", body: payload, signal: AbortSignal.timeout(20_000), headers: { "content-type": "application/json", "x-github-event": "push", ...headers },
-    }).then(async (r) => `${r.status} ${await r.text()}`.trim(), () => "reset");
-    const sign = (payload: string | Buffer) => `sha256=${createHmac("sha256", HOOK_SECRET).update(payload).digest("hex")}`;
-    expect(await post(body, { "x-github-delivery": "22222222-aaaa-4bbb-8ccc-000000000001", "x-hub-signature-256": sign(body) })).toBe("202 duplicate");
+    expect(await post(body, { "x-github-delivery": firstDelivery, "x-hub-signature-256": sign(body) })).toBe("202 duplicate");
     const otherBranch = JSON.stringify({ ref: "refs/heads/other", after: pushed, repository: { full_name: target.repo } });
     expect(await post(otherBranch, { "x-github-delivery": "22222222-aaaa-4bbb-8ccc-000000000002", "x-hub-signature-256": sign(otherBranch) })).toBe("202 other-branch");
     const huge = Buffer.alloc(26 * 1024 * 1024, 0x20);
@@ -248,14 +249,11 @@ describe.skipIf("skip" in real || noImage !== undefined)("ci-runner as its own C
     let last = pushed;
     for (let n = 0; n < 10; n++) {
       last = target.commit({ "app.txt": `burst ${n}\n` });
-      const payload = JSON.stringify({ ref: "refs/heads/main", after: last, repository: { full_name: target.repo } });
+      const payload = pushOf(last);
       expect(await post(payload, { "x-github-delivery": `burst-${n}`, "x-hub-signature-256": sign(payload) })).toMatch(/^202 (started|queued)$/);
     }
     const burstSeconds = (Date.now() - burstStart) / 1000;
-    for (let i = 0; !(await pagesServed(world, "inst-app", "inst")).includes(last); i++) {
-      if (i > 600) throw new Error(`${last}, the burst's last push, was not answering 120 s after it`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await answering(last, "the burst's last push");
     const burstJobs = jobsInCicd().filter((j) => j.includes("-push-") && j !== pushJob);
     console.log(`burst of 10 pushes over ${burstSeconds.toFixed(1)}s -> ${burstJobs.length} tick(s), last SHA answering ${((Date.now() - burstStart) / 1000).toFixed(1)}s after the first push`);
     expect(burstJobs.length).toBeGreaterThanOrEqual(1);
