@@ -1,25 +1,20 @@
-import { delimiter, join } from "node:path";
 import { z } from "zod";
-import { AttemptFailure, ConfigError, LeaseLost, RunnerError, TransientError } from "../../errors.ts";
-import type { Logger } from "../../log.ts";
+import { AttemptFailure, ConfigError, LeaseLost, TransientError } from "../../errors.ts";
 import type { DeployRequest, ReleaseManager } from "../../reconcile/ports.ts";
 import type { Evidence, ReleaseObservation, ReleaseStatus } from "../../reconcile/types.ts";
 import { evidenceDetails } from "./evidence.ts";
-import { errorSummary, type Exec, type ExecResult, type Termination } from "../exec.ts";
+import { errorSummary, type ExecResult } from "../exec.ts";
 import { parseJsonOrUndefined } from "../json.ts";
 import { chartViolations, type Rendered, renderedObjects } from "./chart-policy.ts";
 import { chartDependencies } from "./dependencies.ts";
+import { HelmCli, type HelmCliOptions, type HelmMajor } from "./helm-cli.ts";
 
-export interface HelmOptions {
-  readonly bin: string;
-  readonly release: string;
-  readonly namespace: string;
+export type { HelmMajor } from "./helm-cli.ts";
+
+export interface HelmOptions extends HelmCliOptions {
   readonly image: string;
   readonly imageRepositoryKey: string;
   readonly imageTagKey: string;
-  readonly timeoutSeconds: number;
-  /** Helm 4's wait strategy; Helm 3 has one of its own. */
-  readonly wait: "watcher" | "legacy";
   /**
    * After `helm dependency build`: the chart folder checked again as the checkout was
    * (chart/tree.ts: symlinks, sizes), since the subcharts it fetched are the commit's choice too.
@@ -27,29 +22,6 @@ export interface HelmOptions {
   readonly checkTree?: (chartDir: string) => Promise<string | undefined>;
   /** Service types the chart may create (SERVICE_TYPES); see chart-policy.ts. */
   readonly serviceTypes: readonly string[];
-  /**
-   * The data limit of every helm process but `helm version`, in bytes (set through the shell's
-   * `ulimit -d`, which POSIX shells have). A chart that needs more makes helm fail (the Go runtime
-   * exits 2) instead of the runner's pod being killed, which would count no attempt.
-   */
-  readonly memoryLimitBytes?: number;
-  /**
-   * The user every helm command acts as (`--kube-as-user`): the deploy identity, never us. The
-   * chart renders and applies with that identity's rights in DEPLOY_NS and nothing of ours.
-   */
-  readonly actAs: string;
-  readonly kubeconfig: string | undefined;
-  readonly context: string | undefined;
-  readonly exec: Exec;
-  readonly log: Logger;
-  /**
-   * After helm failed: what is wrong with the installation rather than the commit (a permission
-   * the deploy identity or we lack, a missing DEPLOY_NS), asked of the API server. helm's words
-   * are not parsed: Helm 4's watcher reports a forbidden watch only as "status: Unknown", and a
-   * chart's own objects refused by a quota or a policy say "forbidden" too. It throws when the API
-   * server cannot be reached, which is then what failed.
-   */
-  readonly clusterProblems?: () => Promise<string[]>;
   /**
    * Before anything is applied: what of the rendered chart the deploy identity may not manage, one
    * line each (a new kind its Role lacks, a kind the cluster does not serve). Not the commit's
@@ -93,42 +65,37 @@ const StatusJson = z.object({
 
 const KNOWN: readonly ReleaseStatus[] = ["deployed", "failed", "superseded", "uninstalling", "uninstalled", "pending-install", "pending-upgrade", "pending-rollback"];
 
-/** Helm 3 or 4, found by asking the binary. Helm 4 renamed --atomic and made --wait take a strategy. */
-export type HelmMajor = 3 | 4;
-
 export class HelmReleases implements ReleaseManager {
   readonly #o: HelmOptions;
-  #major: Promise<HelmMajor> | undefined;
-  #version = "";
+  readonly #cli: HelmCli;
 
   constructor(options: HelmOptions) {
     this.#o = options;
+    this.#cli = new HelmCli(options);
   }
 
   major(): Promise<HelmMajor> {
-    this.#major ??= this.#detectMajor();
-    return this.#major;
+    return this.#cli.major();
   }
 
   /** For `doctor`: which helm runs, e.g. "Helm 4 (v4.2.4)". */
-  async describe(): Promise<string> {
-    const major = await this.major();
-    return `Helm ${major} (${this.#version}) at ${this.#o.bin}`;
+  describe(): Promise<string> {
+    return this.#cli.describe();
   }
 
   async observe(): Promise<ReleaseObservation> {
-    const status = await this.#run(["status", this.#o.release, ...this.#target(), "-o", "json"], READ_TIMEOUT_MS);
+    const status = await this.#cli.run(["status", this.#o.release, ...this.#cli.target(), "-o", "json"], READ_TIMEOUT_MS);
     if (status.exitCode !== 0) {
       if (await this.#absent()) return { status: "absent" };
-      throw await this.#failure("reading release status", status);
+      throw await this.#cli.failure("reading release status", status);
     }
     const parsed = StatusJson.safeParse(parseJsonOrUndefined(status.stdout));
     if (!parsed.success) throw new TransientError(`helm status ${this.#o.release} printed JSON we do not understand`, "check the helm version (3 or 4 are supported)");
     const raw = parsed.data.info.status as ReleaseStatus;
     const observation = { status: KNOWN.includes(raw) ? raw : "unknown", revision: parsed.data.version, updatedAt: parsed.data.info.last_deployed } as const;
     if (observation.status !== "deployed") return observation;
-    const values = await this.#run(["get", "values", this.#o.release, ...this.#target(), "-o", "json"], READ_TIMEOUT_MS);
-    if (values.exitCode !== 0) throw await this.#failure("reading release values", values);
+    const values = await this.#cli.run(["get", "values", this.#o.release, ...this.#cli.target(), "-o", "json"], READ_TIMEOUT_MS);
+    if (values.exitCode !== 0) throw await this.#cli.failure("reading release values", values);
     const tag = pluck(parseJsonOrUndefined(values.stdout), this.#o.imageTagKey);
     return { ...observation, imageTag: typeof tag === "string" ? tag : undefined };
   }
@@ -136,12 +103,12 @@ export class HelmReleases implements ReleaseManager {
   async repair(release: ReleaseObservation, fence: AbortSignal): Promise<void> {
     const args = release.status === "pending-install" || release.status === "uninstalling"
       // Nothing was ever deployed (or it was being removed): remove the stuck release record.
-      ? ["uninstall", this.#o.release, ...this.#target()]
+      ? ["uninstall", this.#o.release, ...this.#cli.target()]
       // Roll back to the revision before the stuck one; it was the last one deployed.
-      : ["rollback", this.#o.release, ...this.#target(), ...(await this.#waitFlags()), "--timeout", `${this.#o.timeoutSeconds}s`];
-    const result = await this.#run(args, undefined, [{ signal: fence, killAfterMs: this.#o.fencedGraceMs }]);
+      : ["rollback", this.#o.release, ...this.#cli.target(), ...(await this.#cli.waitFlags()), "--timeout", `${this.#o.timeoutSeconds}s`];
+    const result = await this.#cli.run(args, undefined, [{ signal: fence, killAfterMs: this.#o.fencedGraceMs }]);
     if (fence.aborted) throw fence.reason;
-    if (result.exitCode !== 0) throw await this.#failure(`repairing release stuck in ${release.status}`, result);
+    if (result.exitCode !== 0) throw await this.#cli.failure(`repairing release stuck in ${release.status}`, result);
     this.#o.log.info({ status: release.status, command: args[0] }, "Repaired release");
   }
 
@@ -149,7 +116,7 @@ export class HelmReleases implements ReleaseManager {
     const major = await this.major();
     const o = this.#o;
     return [
-      o.bin, "upgrade", "--install", o.release, request.chartDir, ...this.#target(),
+      o.bin, "upgrade", "--install", o.release, request.chartDir, ...this.#cli.target(),
       ...(major === 4 ? ["--rollback-on-failure", `--wait=${o.wait}`] : ["--atomic", "--wait"]),
       "--timeout", `${o.timeoutSeconds}s`,
       "--history-max", "10",
@@ -193,9 +160,9 @@ export class HelmReleases implements ReleaseManager {
 
   async #template(request: Pick<DeployRequest, "chartDir" | "sha" | "valuesFiles">): Promise<Rendered[]> {
     const o = this.#o;
-    const rendered = await this.#run(["template", o.release, request.chartDir, "--namespace", o.namespace, ...this.#values(request)], READ_TIMEOUT_MS);
-    if (rendered.startError || rendered.exitCode === 127) throw (await this.#ourFault("template", rendered)) ?? new ConfigError(`cannot run helm (${o.bin})`, "install Helm 3 or 4 on PATH or set HELM_BIN");
-    if (rendered.exitCode === 2) throw new AttemptFailure(`helm template of ${o.release} crashed (exit 2): ${this.#crash(rendered)}`);
+    const rendered = await this.#cli.run(["template", o.release, request.chartDir, "--namespace", o.namespace, ...this.#values(request)], READ_TIMEOUT_MS);
+    if (rendered.startError || rendered.exitCode === 127) throw (await this.#cli.ourFault("template", rendered)) ?? this.#cli.cannotRun(rendered);
+    if (rendered.exitCode === 2) throw new AttemptFailure(`helm template of ${o.release} crashed (exit 2): ${this.#cli.crash(rendered)}`);
     if (rendered.exitCode !== 0) throw new AttemptFailure(`helm could not render the chart of ${o.release}: ${errorSummary(rendered.stderr)}`);
     return renderedObjects(rendered.stdout);
   }
@@ -230,7 +197,7 @@ export class HelmReleases implements ReleaseManager {
     const started = Date.now();
     try {
       // The wait may take HELM_TIMEOUT, and the atomic rollback after a failed wait as long again.
-      result = await this.#run(args, (2 * this.#o.timeoutSeconds + 60) * 1000, [
+      result = await this.#cli.run(args, (2 * this.#o.timeoutSeconds + 60) * 1000, [
         { signal: certain.signal },
         { signal: fence, killAfterMs: this.#o.fencedGraceMs },
       ]);
@@ -247,11 +214,11 @@ export class HelmReleases implements ReleaseManager {
     if (result.exitCode !== 0) {
       // The cluster being unreachable or a missing permission is not this commit's fault; what
       // else helm refused (the chart's templates, its objects, their readiness) is.
-      const ours = await this.#ourFault("upgrade", result);
+      const ours = await this.#cli.ourFault("upgrade", result);
       if (ours !== undefined) throw ours;
       // The Go runtime exits 2 when it cannot allocate or panics; helm's own errors exit 1. helm
       // died mid-way: the release may be left pending, which the next tick repairs.
-      if (result.exitCode === 2) throw new AttemptFailure(`helm upgrade of ${this.#o.release} crashed (exit 2): ${this.#crash(result)}`);
+      if (result.exitCode === 2) throw new AttemptFailure(`helm upgrade of ${this.#o.release} crashed (exit 2): ${this.#cli.crash(result)}`);
       const waited = await this.#waitedOutWatcher(started);
       throw new AttemptFailure(`helm upgrade of ${this.#o.release} failed and was rolled back: ${errorSummary(result.stderr)}${evidence ? `; ${evidence.summary}` : ""}${waited}`, { rolledBack: true, evidence });
     }
@@ -274,88 +241,24 @@ export class HelmReleases implements ReleaseManager {
     const { declared, refused } = await chartDependencies(chartDir);
     if (!declared) return;
     if (refused.length > 0) throw new AttemptFailure(`the chart's dependencies are refused: ${refused.join("; ")}`);
-    const result = await this.#run(["dependency", "build", chartDir]);
+    const result = await this.#cli.run(["dependency", "build", chartDir]);
     if (result.exitCode !== 0) throw new AttemptFailure(`helm dependency build failed: ${errorSummary(result.stderr)}`);
     // What was downloaded or copied in is the commit's too: held to the checkout's own rules.
     const problem = await this.#o.checkTree?.(chartDir);
     if (problem !== undefined) throw new AttemptFailure(`the chart's dependencies are refused: ${problem}`);
   }
 
-  async #detectMajor(): Promise<HelmMajor> {
-    // Asked without the memory limit: a helm that cannot even start is named as such.
-    const result = await this.#run(["version", "--template", "{{.Version}}"], undefined, [], false);
-    const match = /^v(\d+)\./.exec(result.stdout.trim());
-    if (result.exitCode !== 0 || !match) {
-      throw new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError ?? errorSummary(result.stderr)}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
-    }
-    const major = Number(match[1]);
-    this.#version = result.stdout.trim();
-    if (major !== 3 && major !== 4) throw new ConfigError(`helm ${result.stdout.trim()} is not supported`, "use Helm 3 or Helm 4");
-    return major;
-  }
-
-  async #waitFlags(): Promise<string[]> {
-    return (await this.major()) === 4 ? [`--wait=${this.#o.wait}`] : ["--wait"];
-  }
-
-  #target(): string[] {
-    const o = this.#o;
-    const single = o.kubeconfig !== undefined && !o.kubeconfig.includes(delimiter);
-    return ["--namespace", o.namespace, ...(single ? ["--kubeconfig", o.kubeconfig ?? ""] : []), ...(o.context ? ["--kube-context", o.context] : []), "--kube-as-user", o.actAs];
-  }
-
-  #run(args: readonly string[], timeoutMs = (this.#o.timeoutSeconds + 60) * 1000, terminate: readonly Termination[] = [], limited = true): Promise<ExecResult> {
-    this.#o.log.debug({ argv: [this.#o.bin, ...args] }, "Running helm");
-    // --kubeconfig takes one file; a list goes through KUBECONFIG, which helm merges like kubectl.
-    const list = this.#o.kubeconfig?.includes(delimiter) ? { KUBECONFIG: this.#o.kubeconfig } : undefined;
-    const options = { timeoutMs, terminate, ...(list ? { env: list } : {}) };
-    const limit = limited ? this.#o.memoryLimitBytes : undefined;
-    if (limit === undefined) return this.#o.exec(this.#o.bin, args, options);
-    // `exec` leaves helm as the process we signal; the limit is in kilobytes.
-    return this.#o.exec("/bin/sh", ["-c", 'ulimit -d "$0" && exec "$@"', String(Math.floor(limit / 1024)), this.#o.bin, ...args], options);
-  }
-
-  /** A crashed helm in a few words: out of its memory limit, or a panic. */
-  #crash(result: ExecResult): string {
-    const limit = this.#o.memoryLimitBytes === undefined ? "" : ` of ${Math.round(this.#o.memoryLimitBytes / 2 ** 20)}Mi (HELM_MEMORY_LIMIT)`;
-    const first = result.stderr.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "no output";
-    return `${first.slice(0, 200)}; it ran out of its memory${limit}, or the chart made it panic`;
-  }
-
   /** Whether the release exists at all, asked structurally: a filtered list is empty or not. */
   async #absent(): Promise<boolean> {
     // Helm 3 lists deployed and failed releases unless told --all; Helm 4 lists every status.
     const all = (await this.major()) === 3 ? ["--all"] : [];
-    const list = await this.#run(["list", ...this.#target(), ...all, "--filter", `^${this.#o.release}$`, "-o", "json"], READ_TIMEOUT_MS);
+    const list = await this.#cli.run(["list", ...this.#cli.target(), ...all, "--filter", `^${this.#o.release}$`, "-o", "json"], READ_TIMEOUT_MS);
     const parsed = z.array(z.object({ name: z.string() })).safeParse(parseJsonOrUndefined(list.stdout));
     return list.exitCode === 0 && parsed.success && !parsed.data.some((r) => r.name === this.#o.release);
   }
 
-  /** A failed read or repair: what is not ours to fix, or else transient. */
-  async #failure(what: string, result: ExecResult): Promise<Error> {
-    return (await this.#ourFault(what, result)) ?? new TransientError(`helm ${what} for ${this.#o.namespace}/${this.#o.release}: ${errorSummary(result.stderr)}`, "the next tick retries");
-  }
 
-  /**
-   * When helm failed for a reason that is not the commit's: helm cannot run, the API server cannot
-   * be reached, or the installation is wrong (each asked, never read from helm's output).
-   */
-  async #ourFault(what: string, result: ExecResult): Promise<RunnerError | undefined> {
-    if (result.startError || result.exitCode === 127) return new ConfigError(`cannot run helm (${this.#o.bin}): ${result.startError ?? errorSummary(result.stderr)}`, "install Helm 3 or 4 on PATH or set HELM_BIN");
-    const summary = errorSummary(result.stderr, 200);
-    let problems: string[];
-    try {
-      problems = (await this.#o.clusterProblems?.()) ?? [];
-    } catch (error) {
-      if (error instanceof ConfigError) return error;
-      const why = error instanceof RunnerError ? error.message : String(error);
-      return new TransientError(`helm ${what} for ${this.#o.namespace}/${this.#o.release} failed (${summary}), and the API server did not answer our check: ${why}`, "check the API server's health; the next tick retries");
-    }
-    if (problems.length === 0) return undefined;
-    return new ConfigError(`helm ${what} for ${this.#o.namespace}/${this.#o.release} failed (${summary}): ${problems.join("; ")}`, "fix the installation (manifests/base/rbac-deploy.yaml grants the deploy rights); `ci-runner doctor` checks it all");
-  }
 }
-
 
 /** Reads a dotted values key such as image.tag. */
 export function pluck(values: unknown, key: string): unknown {
