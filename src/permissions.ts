@@ -92,7 +92,7 @@ export const EXAMPLE_CHART: readonly ChartResource[] = [
  * verb on each kind the chart renders (helm creates, patches, deletes and, to wait, watches them),
  * and for a Deployment the ReplicaSets Helm 3's --wait reads.
  */
-export function deployPermissions(config: Pick<Config, "deployNamespace">, chart: readonly ChartResource[]): Permission[] {
+export function deployPermissions(config: Pick<Config, "deployNamespace"> & { readonly verify?: Config["verify"] }, chart: readonly ChartResource[]): Permission[] {
   const deploy = (verbs: readonly string[], group: string, resource: string, why: string): Permission[] =>
     verbs.map((verb) => ({ verb, group, resource, namespace: config.deployNamespace, why, grantedBy: "manifests/base/rbac-deploy.yaml (ci-runner install derives it from the chart)" }));
   const seen = new Set(["/secrets"]);
@@ -102,6 +102,8 @@ export function deployPermissions(config: Pick<Config, "deployNamespace">, chart
     ...deploy(ALL, "", "secrets", "Helm's release records"),
     ...kinds.flatMap((k) => deploy(ALL, k.group, k.resource, `the chart's ${k.kind}s`)),
     ...(deployments && !seen.has("apps/replicasets") ? deploy(["get", "list", "watch"], "apps", "replicasets", "Helm 3's --wait reads a Deployment's ReplicaSets") : []),
+    // The test hooks are the chart's own Pods (rendered, so among its kinds); their logs are not.
+    ...(config.verify?.helmTest ? [{ ...deploy(["get"], "", "pods", "`helm test --logs` reads the test pods' logs (VERIFY=helm-test)")[0]!, subresource: "log" }] : []),
   ];
 }
 

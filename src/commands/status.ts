@@ -14,6 +14,8 @@ export type StatusFormat = "table" | "json" | "yaml";
 export interface StatusReport {
   readonly target: { repo: string; branch: string; release: string; namespace: string; state: string };
   readonly deployed: { sha: string; at: string; image: string; digest: string | null; revision: number | null } | null;
+  /** The checks after Ready (VERIFY), the last commit that passed them, and a deployed commit whose checks have not ended. */
+  readonly verification: { checks: string[]; verified: { sha: string; at: string; revision: number | null } | null; pending: { sha: string; revision: number | null } | null };
   readonly release: { status: string; revision: number | null } | { error: string };
   readonly head: { sha: string; deployed: boolean } | { error: string };
   readonly building: { job: string; sha: string; attempt: number; startedAt: string | null }[] | { error: string };
@@ -47,6 +49,11 @@ export async function gatherStatus(config: Config, ports: StatusPorts): Promise<
     deployed: state.deployed
       ? { sha: state.deployed.sha, at: state.deployed.at, image: `${config.image}:${state.deployed.imageSha ?? state.deployed.sha}`, digest: state.deployed.digest ?? null, revision: state.deployed.revision ?? null }
       : null,
+    verification: {
+      checks: config.verify.helmTest ? ["helm-test"] : [],
+      verified: state.verified ? { sha: state.verified.sha, at: state.verified.at, revision: state.verified.revision ?? null } : null,
+      pending: state.verifying ? { sha: state.verifying.sha, revision: state.verifying.revision ?? null } : null,
+    },
     release,
     head,
     building,
@@ -71,7 +78,7 @@ async function gateOf(config: Config, ports: StatusPorts, head: string, state: R
   if (recorded(head, state) !== undefined) return null;
   const gates = await observeGates(ports.gates, config.gates, head, state);
   const now = ports.clock.now().toISOString();
-  const action = decideGates({ head, state, now, gates }, { maxRetries: config.maxRetries, helmTimeoutSeconds: config.helmTimeoutSeconds, policy: config.gates });
+  const action = decideGates({ head, state, now, gates }, { maxRetries: config.maxRetries, helmTimeoutSeconds: config.helmTimeoutSeconds, policy: config.gates, verify: config.verify });
   switch (action?.kind) {
     case "hold":
       return { sha: head, action: "hold", gate: action.gate, reason: action.reason, until: action.until ?? null };
@@ -94,11 +101,19 @@ function gateLine(g: Exclude<StatusReport["gate"], null | { error: string }>): s
   return `${short(g.sha)} refused by ${g.gate} (the next pass sets it aside): ${g.reason}`;
 }
 
+function verificationLine(v: StatusReport["verification"]): string {
+  if (v.checks.length === 0 && v.verified === null) return "no checks configured (VERIFY)";
+  const last = v.verified ? `${short(v.verified.sha)} at ${v.verified.at}${v.verified.revision !== null ? ` (revision ${v.verified.revision})` : ""}` : "nothing yet";
+  const pending = v.pending ? `; ${short(v.pending.sha)} is deployed and its checks have not ended` : "";
+  return `${last}${pending}${v.checks.length > 0 ? ` [${v.checks.join(", ")}]` : ""}`;
+}
+
 export function renderTable(r: StatusReport): string {
   const rows: [string, string][] = [
     ["Target", `${r.target.repo}@${r.target.branch} -> release ${r.target.release} in ${r.target.namespace}`],
     ["Deployed", r.deployed ? `${short(r.deployed.sha)} at ${r.deployed.at}` : "nothing yet"],
     ["Image", r.deployed ? `${r.deployed.image}${r.deployed.digest ? ` (${r.deployed.digest})` : ""}` : "-"],
+    ["Verified", verificationLine(r.verification)],
     ["Release", "error" in r.release ? `unavailable: ${r.release.error}` : `${r.release.status}${r.release.revision !== null ? `, revision ${r.release.revision}` : ""}`],
     ["Branch head", "error" in r.head ? `unavailable: ${r.head.error}` : `${short(r.head.sha)}${r.head.deployed ? " (deployed)" : " (not deployed yet)"}`],
     ["Building", "error" in r.building ? `unavailable: ${r.building.error}` : r.building.length === 0 ? "nothing" : r.building.map((b) => `${b.job} (attempt ${b.attempt})`).join(", ")],

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { assembleReporting, type GitHubAppCredentials, REPORTING_SCHEMAS, type ReportingConfig, reportingProblems } from "./reporting.ts";
 import { assembleGates, GATE_SCHEMAS } from "./gates.ts";
 import { ConfigError } from "../errors.ts";
-import type { GatePolicy } from "../reconcile/types.ts";
+import type { GatePolicy, VerifyPolicy } from "../reconcile/types.ts";
 import { SETTINGS, optionName, type Setting, type SettingKey } from "./settings.ts";
 
 export interface Config {
@@ -47,6 +47,8 @@ export interface Config {
   readonly helmMemoryLimitBytes: number;
   /** Service types a chart may create. */
   readonly serviceTypes: readonly string[];
+  /** What a deployed commit must pass before it counts as verified (VERIFY). */
+  readonly verify: VerifyPolicy;
   readonly buildTimeoutSeconds: number;
   readonly stateConfigMap: string;
   readonly leaseSeconds: number;
@@ -130,6 +132,7 @@ const SCHEMAS: Record<SettingKey, z.ZodType> = {
   helmTimeout: duration.pipe(z.number().min(10)),
   helmWait: z.enum(["watcher", "legacy"]),
   serviceTypes: z.string().transform((s) => s.split(",").map((t) => t.trim()).filter(Boolean)).pipe(z.array(z.enum(["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"])).min(1)),
+  verify: z.string().transform((s) => s.split(",").map((t) => t.trim()).filter(Boolean)).pipe(z.array(z.enum(["helm-test"], "each must be helm-test"))),
   helmMemoryLimit: memory.transform(toBytes).pipe(z.number().min(64 * 1024 * 1024, "at least 64Mi: helm itself needs about 50 MB")),
   buildTimeout: duration.pipe(z.number().min(30)),
   stateConfigMap: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/),
@@ -271,6 +274,7 @@ function assemble(values: Map<SettingKey, unknown>): Omit<Config, "warnings"> {
     helmWait: get("helmWait"),
     helmMemoryLimitBytes: get("helmMemoryLimit"),
     serviceTypes: get("serviceTypes"),
+    verify: { helmTest: (get<string[] | undefined>("verify") ?? []).includes("helm-test") },
     buildTimeoutSeconds: get("buildTimeout"),
     stateConfigMap: get<string | undefined>("stateConfigMap") ?? `ci-runner-${release}`,
     leaseSeconds: get("leaseDuration"),

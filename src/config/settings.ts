@@ -22,7 +22,7 @@ export type SettingKey =
   | "githubApiUrl" | "gitUrl" | "kanikoImage" | "dockerfile" | "buildContext"
   | "buildArgs" | "snapshotMode" | "buildCache" | "pushRetry"
   | "buildCpuRequest" | "buildMemoryRequest" | "buildCpuLimit" | "buildMemoryLimit" | "buildStorageRequest" | "buildStorageLimit"
-  | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "helmWait" | "helmMemoryLimit" | "serviceTypes" | "buildTimeout"
+  | "imageRepositoryKey" | "imageTagKey" | "valuesFiles" | "helmTimeout" | "helmWait" | "helmMemoryLimit" | "serviceTypes" | "verify" | "buildTimeout"
   | "stateConfigMap" | "leaseDuration" | "kubeconfig" | "context" | "helmBin" | "logFormat" | "logLevel"
   | "githubAppId" | "githubAppPrivateKey" | "githubDeployments" | "githubEnvironment" | "githubEnvironmentUrl"
   | "kubeEvents" | "webhookUrl" | "githubWebhookSecret" | "webhookFormat" | "pushgatewayUrl"

@@ -6,7 +6,7 @@ import { assertNever } from "./assert-never.ts";
 import { failuresFor, retryBase } from "./attempts.ts";
 import type { LeasedState } from "./leased-state.ts";
 import type { Ports } from "./ports.ts";
-import type { Action, PassOutcome, RunnerState, WorkAction } from "./types.ts";
+import type { Action, DeployedRecord, PassOutcome, RunnerState, WorkAction } from "./types.ts";
 
 export interface ActContext {
   readonly ports: Ports;
@@ -14,6 +14,8 @@ export interface ActContext {
   readonly log: Logger;
   readonly maxRetries: number;
   readonly valuesFiles: readonly string[];
+  /** A deployed commit must pass checks (VERIFY) before it counts as verified. */
+  readonly verifies: boolean;
 }
 
 /**
@@ -61,11 +63,19 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
     }
     case "record-deployed": {
       // A previous run deployed this SHA and was killed before recording it: record, don't redeploy.
-      await leased.update((s) => deployed(s, action.sha, action.digest, action.revision, ports.clock.now()));
-      log.info({ sha: action.sha, revision: action.revision }, "Recorded release deployed by an earlier run");
       const attempt = failuresFor(action.sha, leased.state) + 1;
+      await leased.update((s) => deployed(s, action.sha, action.digest, action.revision, ports.clock.now(), action.sha, ctx.verifies));
+      log.info({ sha: action.sha, revision: action.revision }, "Recorded release deployed by an earlier run");
       await ports.reporter.report({ kind: "deployed", sha: action.sha, attempt, revision: action.revision, digest: action.digest, seconds: undefined });
-      return { kind: "deployed", sha: action.sha, revision: action.revision };
+      // With checks configured, the next step runs them.
+      return ctx.verifies ? undefined : { kind: "deployed", sha: action.sha, revision: action.revision };
+    }
+    case "verify":
+      return verify(ctx, action);
+    case "verify-lost": {
+      const now = `${action.release.status}${action.release.revision === undefined ? "" : ` at revision ${action.release.revision}`}`;
+      const message = `the release left revision ${action.revision ?? "?"} before the checks of ${action.sha.slice(0, 12)} ended (it is ${now}): rolled back by a run that was stopped, or by hand`;
+      return failVerification(ctx, action, message, {}, action.runsVerified ? action.release.revision : undefined);
     }
     case "deploy":
       return deploy(ctx, action);
@@ -87,7 +97,7 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
   }
 }
 
-async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" }>): Promise<PassOutcome> {
+async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" }>): Promise<PassOutcome | undefined> {
   const { ports, leased, log } = ctx;
   let revision: number | undefined;
   const started = ports.clock.now();
@@ -124,11 +134,72 @@ async function deploy(ctx: ActContext, action: Extract<Action, { kind: "deploy" 
   // this SHA as its image tag and records it (record-deployed) without running helm again. For a
   // chart-only change the tag is the earlier commit's, so the next tick deploys the same chart and
   // image once more (one extra revision, nothing rebuilt).
-  await leased.update((s) => deployed(s, action.sha, action.digest, revision, ports.clock.now(), imageSha));
+  await leased.update((s) => deployed(s, action.sha, action.digest, revision, ports.clock.now(), imageSha, ctx.verifies));
   log.info({ sha: action.sha, revision, digest: action.digest }, "Deployed release and recorded it");
   const seconds = secondsSince(started.toISOString(), ports.clock.now());
   await ports.reporter.report({ kind: "deployed", sha: action.sha, attempt: action.attempt, revision, digest: action.digest, seconds });
-  return { kind: "deployed", sha: action.sha, revision };
+  // With checks configured, the next step runs them.
+  return ctx.verifies ? undefined : { kind: "deployed", sha: action.sha, revision };
+}
+
+/**
+ * The checks of a deployed commit (`helm test`). Passed: the commit is verified. Failed: the
+ * release goes back to the last verified commit and the commit is set aside at once (a check that
+ * fails on a Ready release is not retried). Killed at any point the marker stays, and the next
+ * tick runs the checks again or, if the release moved, finishes the rollback.
+ */
+async function verify(ctx: ActContext, action: Extract<Action, { kind: "verify" }>): Promise<PassOutcome | undefined> {
+  const { ports, leased, log } = ctx;
+  log.info({ sha: action.sha, revision: action.revision }, "Verifying release: helm test");
+  const started = ports.clock.now();
+  try {
+    await ports.releases.test(leased.fence);
+  } catch (error) {
+    if (!(error instanceof AttemptFailure)) throw error;
+    return failVerification(ctx, action, error.message, error.details);
+  }
+  await leased.update(({ verifying: _done, ...s }) => ({ ...s, ...(s.deployed?.sha === action.sha ? { verified: { ...s.deployed, at: ports.clock.now().toISOString() } } : {}) }));
+  log.info({ sha: action.sha, revision: action.revision, seconds: secondsSince(started.toISOString(), ports.clock.now()) }, "Verified release and recorded it");
+  return { kind: "deployed", sha: action.sha, revision: action.revision, verified: true };
+}
+
+/**
+ * A deployed commit failed its checks: back to the last verified commit (`rollbackTo`) unless the
+ * release already runs it (at `runningRevision`), then set aside with what the checks printed.
+ */
+async function failVerification(ctx: ActContext, action: { sha: string; attempt: number; rollbackTo: DeployedRecord | undefined }, why: string, details: AttemptDetails, runningRevision?: number): Promise<PassOutcome> {
+  const { ports, leased, log } = ctx;
+  const target = action.rollbackTo;
+  let message = plain(why);
+  let back: DeployedRecord | undefined;
+  if (target !== undefined && runningRevision !== undefined) {
+    back = { ...target, revision: runningRevision };
+  } else if (target?.revision !== undefined) {
+    log.warn({ sha: action.sha, to: target.sha, revision: target.revision, reason: message }, "Checks failed; rolling back to the last verified commit");
+    try {
+      await ports.releases.rollback(target.revision, leased.fence);
+      // Killed here: the marker is still there and the release runs the verified commit: the next
+      // tick finds it moved (verify-lost) and records the same.
+      back = { ...target, revision: (await ports.releases.observe()).revision };
+    } catch (error) {
+      if (!(error instanceof AttemptFailure)) throw error;
+      message = `${message}; the rollback to revision ${target.revision} (${target.sha.slice(0, 12)}) failed: ${plain(error.message)}`;
+    }
+  } else {
+    message = `${message}; no verified commit to roll back to, so the release stays at ${action.sha.slice(0, 12)}`;
+  }
+  const at = ports.clock.now().toISOString();
+  const reason = `checks failed: ${message}`;
+  await leased.update(({ verifying: _done, ...s }) => ({
+    ...s,
+    ...(back ? { deployed: back } : {}),
+    attempts: { sha: action.sha, failures: action.attempt },
+    lastError: { sha: action.sha, message, at },
+    setAside: { sha: action.sha, reason },
+  }));
+  await ports.reporter.report({ kind: "attempt-failed", sha: action.sha, attempt: action.attempt, phase: "verify", message, setAside: true, rolledBack: back !== undefined, evidence: details.evidence });
+  log.error({ sha: action.sha, error: message, rolledBackTo: back?.sha }, "Set commit aside: its checks failed");
+  return { kind: "set-aside", sha: action.sha, reason };
 }
 
 async function recordFailure(ctx: ActContext, failure: { sha: string; attempt: number; message: string; setAside: boolean }, phase: "build" | "deploy", details: AttemptDetails = {}): Promise<PassOutcome> {
@@ -159,8 +230,12 @@ function secondsSince(iso: string, now: Date): number | undefined {
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }
 
-function deployed(s: RunnerState, sha: string, digest: string | undefined, revision: number | undefined, now: Date, imageSha = sha): RunnerState {
-  // A deployed head supersedes every older attempt, error, set-aside and seen commit.
-  const { attempts: _a, lastError: _e, built: _b, setAside: _s, seen: _n, deploying: _d, ...rest } = s;
-  return { ...rest, deployed: { sha, at: now.toISOString(), digest, revision, ...(imageSha !== sha ? { imageSha } : {}) } };
+function deployed(s: RunnerState, sha: string, digest: string | undefined, revision: number | undefined, now: Date, imageSha = sha, verifying = false): RunnerState {
+  // A deployed head supersedes every older attempt, error, set-aside, seen commit and unfinished check.
+  const { attempts: _a, lastError: _e, built: _b, setAside: _s, seen: _n, deploying: _d, verifying: _v, ...rest } = s;
+  return {
+    ...rest,
+    deployed: { sha, at: now.toISOString(), digest, revision, ...(imageSha !== sha ? { imageSha } : {}) },
+    ...(verifying ? { verifying: { sha, revision } } : {}),
+  };
 }

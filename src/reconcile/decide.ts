@@ -15,8 +15,11 @@ export const HELM_MARGIN_SECONDS = 30;
  * here without observing anything else; undefined means the head needs work.
  */
 export function recorded(head: string, state: RunnerState): IdleAction | undefined {
-  if (state.deployed?.sha === head) return { kind: "up-to-date", sha: head };
+  // Deployed, and its checks (VERIFY) still to run or to finish after a kill.
+  if (state.verifying?.sha === head) return undefined;
+  // Before "deployed": a commit whose checks failed with nothing verified to roll back to still runs.
   if (state.setAside?.sha === head) return { kind: "skip-set-aside", sha: head, reason: state.setAside.reason };
+  if (state.deployed?.sha === head) return { kind: "up-to-date", sha: head };
   if (state.seen?.sha === head) return { kind: "skipped", sha: head, reason: state.seen.reason };
   return undefined;
 }
@@ -28,6 +31,8 @@ export function recorded(head: string, state: RunnerState): IdleAction | undefin
  * checks or the end of a freeze never bring it back): only a newer commit or `ci-runner retry` does.
  */
 export function decideGates(obs: Observation, rules: Rules): Action | Through {
+  // A commit being verified passed its gates before it was deployed.
+  if (obs.state.verifying?.sha === obs.head) return { kind: "through", paths: { kind: "build", why: "deployed; verifying" } };
   return recorded(obs.head, obs.state) ?? gateAction(obs, rules.policy);
 }
 
@@ -62,6 +67,7 @@ export function decideWork(obs: Observation, rules: Rules, paths: PathVerdict): 
     }
     return { kind: "repair-release", status: release.status, revision: release.revision };
   }
+  if (state.verifying?.sha === head) return verifyStep(head, attempt, state, release);
   if (release.status === "deployed" && release.imageTag === head) {
     // Whatever knows the image's digest: our record, the build Job not yet deleted, the registry.
     const known = state.built?.sha === head ? state.built.digest : undefined;
@@ -86,6 +92,20 @@ export function decideWork(obs: Observation, rules: Rules, paths: PathVerdict): 
 export function decide(obs: Observation, rules: Rules): Action {
   const gated = decideGates(obs, rules);
   return gated.kind === "through" ? decideWork(obs, rules, gated.paths) : gated;
+}
+
+/**
+ * The checks of a deployed commit run against the revision that deployed it; a failure rolls back
+ * to the last verified commit, never merely the previous revision (it may be unverified too).
+ */
+function verifyStep(head: string, attempt: number, state: RunnerState, release: WorkObservation["release"]): Action {
+  const revision = state.verifying?.revision;
+  const rollbackTo = state.verified !== undefined && state.verified.sha !== head ? state.verified : undefined;
+  if (release.status === "deployed" && (revision === undefined || release.revision === revision)) {
+    return { kind: "verify", sha: head, attempt, revision: revision ?? release.revision, rollbackTo };
+  }
+  const runsVerified = rollbackTo !== undefined && release.status === "deployed" && release.imageTag === (rollbackTo.imageSha ?? rollbackTo.sha);
+  return { kind: "verify-lost", sha: head, attempt, revision, release, rollbackTo, runsVerified };
 }
 
 function buildStep(head: string, attempt: number, lastAttempt: boolean, build: NonNullable<WorkObservation["build"]>): Action {

@@ -4,7 +4,7 @@ import { decideGates, decideWork } from "./decide.ts";
 import { LeasedState } from "./leased-state.ts";
 import { observe, observeWork } from "./observe.ts";
 import type { BranchHead, Ports } from "./ports.ts";
-import { type Action, type GateObservation, type IdleAction, isIdle, type PassOutcome, type ReleaseObservation, type Rules, type RunnerState } from "./types.ts";
+import { type Action, type GateObservation, type IdleAction, isIdle, type PassOutcome, type ReleaseObservation, type Rules, type RunnerState, verifies } from "./types.ts";
 
 export interface PassContext {
   readonly ports: Ports;
@@ -77,7 +77,7 @@ async function work(ctx: PassContext, leased: LeasedState, head: string, gates: 
   const { ports, log } = ctx;
   // The state needs no re-read between steps: each of our writes answers with the current
   // ConfigMap, and a write by anyone else makes our next compare-and-swap fail and re-read.
-  // The release is read again only after we repaired it: building and recording cannot change
+  // The release is read again only after we repaired or deployed it: building and recording cannot change
   // it, and the lease keeps other runs from deploying meanwhile. The gates' GitHub answers are
   // kept for the pass; approval and freeze are decided again at every step from state and clock,
   // so a freeze that begins while the image builds holds the deploy.
@@ -88,9 +88,10 @@ async function work(ctx: PassContext, leased: LeasedState, head: string, gates: 
     release = next.release ?? release;
     log.debug({ action }, "Decided next step");
     if (isIdle(action)) return idleOutcome(action, log);
-    const outcome = await act(action, { ports, leased, log, maxRetries: ctx.rules.maxRetries, valuesFiles: ctx.valuesFiles });
+    const outcome = await act(action, { ports, leased, log, maxRetries: ctx.rules.maxRetries, valuesFiles: ctx.valuesFiles, verifies: verifies(ctx.rules.verify) });
     if (outcome !== undefined) return outcome;
-    if (action.kind === "repair-release") release = undefined;
+    // helm changed the release: a repair, or a deploy whose checks (VERIFY) come next.
+    if (action.kind === "repair-release" || action.kind === "deploy") release = undefined;
   }
   throw new Error(`pass did not settle after ${MAX_STEPS} steps`);
 }

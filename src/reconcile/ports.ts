@@ -108,6 +108,13 @@ export interface ReleaseManager {
   deploy(request: DeployRequest, fence: AbortSignal): Promise<{ revision: number | undefined }>;
   /** The argv deploy would run (for `plan`), secrets masked. */
   deployArgv(request: DeployRequest): Promise<readonly string[]>;
+  /**
+   * `helm test`: the chart's test hooks against the release as deployed. Throws AttemptFailure
+   * with their output when one fails; LeaseLost when `fence` aborts.
+   */
+  test(fence: AbortSignal): Promise<void>;
+  /** `helm rollback` to one revision, waiting until it is Ready; throws AttemptFailure when helm could not. */
+  rollback(revision: number, fence: AbortSignal): Promise<void>;
 }
 
 export interface Clock {
@@ -124,7 +131,7 @@ export type Transition =
   | { readonly kind: "deploy-started"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined }
   | { readonly kind: "deployed"; readonly sha: string; readonly attempt: number; readonly revision: number | undefined; readonly digest: string | undefined; readonly seconds: number | undefined }
   | {
-    readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly phase: "build" | "deploy";
+    readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly phase: "build" | "deploy" | "verify";
     readonly message: string; readonly setAside: boolean;
     /** helm's atomic rollback ran: the release is back at the revision before this attempt. */
     readonly rolledBack: boolean;

@@ -38,6 +38,13 @@ export interface RunnerState {
   /** A head recorded as seen and not built (skip marker, bot author, nothing relevant changed). */
   readonly seen?: { readonly sha: string; readonly reason: string };
   readonly approved?: Approval;
+  /**
+   * The deployed commit whose checks (VERIFY) have not ended yet: until they pass it is deployed
+   * but not verified, and a tick that finds this marker runs them (again, after a kill).
+   */
+  readonly verifying?: { readonly sha: string; readonly revision: number | undefined };
+  /** The last commit whose checks passed, and the revision that runs it: what a failed check rolls back to. */
+  readonly verified?: DeployedRecord;
   readonly lastError?: { readonly sha: string; readonly message: string; readonly at: string };
   /** Last branch head seen and the ETag GitHub gave for it, for a free conditional request. */
   readonly head?: { readonly sha: string; readonly etag: string };
@@ -112,6 +119,17 @@ export interface Rules {
   readonly helmTimeoutSeconds: number;
   /** The gates configured; each one's observation is gathered only when it is. */
   readonly policy: GatePolicy;
+  /** What a deployed commit must pass before it counts as verified (VERIFY); empty: nothing. */
+  readonly verify: VerifyPolicy;
+}
+
+/** The checks after Ready: the chart's own `helm test` hooks. */
+export interface VerifyPolicy {
+  readonly helmTest: boolean;
+}
+
+export function verifies(policy: VerifyPolicy): boolean {
+  return policy.helmTest;
 }
 
 /** One freeze window: a cron-style start (five fields, in `timeZone`) and how long it lasts. */
@@ -197,7 +215,18 @@ export type WorkAction =
   | { readonly kind: "record-failure"; readonly sha: string; readonly attempt: number; readonly message: string; readonly setAside: boolean }
   | { readonly kind: "deploy"; readonly sha: string; readonly attempt: number; readonly digest: string | undefined; readonly lastAttempt: boolean; readonly imageSha?: string }
   | { readonly kind: "record-seen"; readonly sha: string; readonly reason: string }
-  | { readonly kind: "set-aside"; readonly sha: string; readonly gate: Gate; readonly reason: string };
+  | { readonly kind: "set-aside"; readonly sha: string; readonly gate: Gate; readonly reason: string }
+  /**
+   * Run the checks of a deployed commit. On failure, roll back to `rollbackTo` (the last verified
+   * commit's revision) when there is one, and set the commit aside.
+   */
+  | { readonly kind: "verify"; readonly sha: string; readonly attempt: number; readonly revision: number | undefined; readonly rollbackTo: DeployedRecord | undefined }
+  /** The release left the revision being verified (rolled back by a run killed after it, or by hand): the checks cannot end well. */
+  | {
+    readonly kind: "verify-lost"; readonly sha: string; readonly attempt: number; readonly revision: number | undefined; readonly release: ReleaseObservation;
+    /** The last verified commit; the release is rolled back to it unless `runsVerified` says it already runs it. */
+    readonly rollbackTo: DeployedRecord | undefined; readonly runsVerified: boolean;
+  };
 
 export type Action = IdleAction | WorkAction;
 
@@ -205,7 +234,7 @@ export type Action = IdleAction | WorkAction;
 const IDLE = {
   "up-to-date": true, "skip-set-aside": true, skipped: true, hold: true, "release-busy": true,
   "repair-release": false, "record-deployed": false, "start-build": false, "await-build": false, "record-build": false,
-  "record-failure": false, deploy: false, "record-seen": false, "set-aside": false,
+  "record-failure": false, deploy: false, "record-seen": false, "set-aside": false, verify: false, "verify-lost": false,
 } as const satisfies { readonly [K in IdleAction["kind"]]: true } & { readonly [K in WorkAction["kind"]]: false };
 
 export function isIdle(action: Action): action is IdleAction {
@@ -232,7 +261,7 @@ export interface PodEvidence {
 /** How a pass ended; main maps it to an exit code. */
 export type PassOutcome =
   | { readonly kind: "up-to-date"; readonly sha: string }
-  | { readonly kind: "deployed"; readonly sha: string; readonly revision: number | undefined }
+  | { readonly kind: "deployed"; readonly sha: string; readonly revision: number | undefined; readonly verified?: boolean }
   | { readonly kind: "lease-busy"; readonly holder: string; readonly expiresAt: string }
   | { readonly kind: "release-busy"; readonly status: ReleaseStatus; readonly since: string; readonly until: string }
   | { readonly kind: "attempt-failed"; readonly sha: string; readonly attempt: number; readonly message: string }

@@ -18,7 +18,7 @@ import type { TickStarter } from "../receive/server.ts";
 /** What a pass reads of the settings besides its ports. */
 export function passSettings(config: Config): Pick<Runtime, "rules" | "leaseSeconds" | "valuesFiles"> {
   return {
-    rules: { maxRetries: config.maxRetries, helmTimeoutSeconds: config.helmTimeoutSeconds, policy: config.gates },
+    rules: { maxRetries: config.maxRetries, helmTimeoutSeconds: config.helmTimeoutSeconds, policy: config.gates, verify: config.verify },
     leaseSeconds: config.leaseSeconds,
     valuesFiles: config.valuesFiles,
   };

@@ -38,6 +38,13 @@ export class FakeWorld {
   helmDeploys: string[] = [];
   helmRepairs: string[] = [];
   deployResult: (sha: string) => "succeed" | "fail" = () => "succeed";
+  /** What `helm test` of the image a release runs does. */
+  testResult: (imageTag: string | undefined) => "pass" | "fail" = () => "pass";
+  helmTests: (string | undefined)[] = [];
+  /** Rollbacks, by the revision asked for. */
+  helmRollbacks: number[] = [];
+  /** The image tag each revision ran, as Helm's history keeps it. */
+  revisions = new Map<number, string | undefined>();
   checkouts = 0;
   /** Every transition reported, in order. */
   transitions: Transition[] = [];
@@ -215,7 +222,24 @@ export class FakeWorld {
         }
         this.previousTag = this.release.imageTag;
         this.release = { status: "deployed", revision, imageTag: s };
+        this.revisions.set(revision, s);
         return { revision };
+      },
+      test: async (fence) => {
+        this.calls.push("helm.test");
+        if (fence.aborted) throw fence.reason;
+        if (this.release.status !== "deployed") throw new Error(`fake helm: helm test of a release that is ${this.release.status}`);
+        this.helmTests.push(this.release.imageTag);
+        if (this.testResult(this.release.imageTag) === "fail") throw new AttemptFailure("helm test of shop failed: 1 error occurred: pod shop-smoke failed; shop-smoke: \"GET / 500\"");
+      },
+      rollback: async (to, fence) => {
+        this.calls.push("helm.rollback");
+        if (fence.aborted) throw fence.reason;
+        if (!this.revisions.has(to)) throw new AttemptFailure(`helm rollback of shop to revision ${to} failed: release: not found`);
+        this.helmRollbacks.push(to);
+        const revision = (this.release.revision ?? 0) + 1;
+        this.release = { status: "deployed", revision, imageTag: this.revisions.get(to) };
+        this.revisions.set(revision, this.release.imageTag);
       },
       // No fake argv: a test of `plan` wires the real HelmReleases builder, so it checks what helm would run.
       deployArgv: async () => { throw new Error("fake world: deployArgv is the real adapter's; wire HelmReleases (see test/component/cli.test.ts)"); },

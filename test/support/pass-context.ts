@@ -10,8 +10,8 @@ export function testLog(lines: string[] = []) {
 
 /** A pass's context over `ports`; a test overrides the rules it is about by name. */
 export function passContext(ports: Ports, overrides: Partial<Omit<PassContext, "rules"> & Rules> = {}): PassContext {
-  const { maxRetries = 3, helmTimeoutSeconds = 300, policy = NO_GATES, ...rest } = overrides;
-  return { ports, log: testLog(), holder: "test-pod/1", leaseSeconds: 45, valuesFiles: [], rules: { maxRetries, helmTimeoutSeconds, policy }, ...rest };
+  const { maxRetries = 3, helmTimeoutSeconds = 300, policy = NO_GATES, verify = { helmTest: false }, ...rest } = overrides;
+  return { ports, log: testLog(), holder: "test-pod/1", leaseSeconds: 45, valuesFiles: [], rules: { maxRetries, helmTimeoutSeconds, policy, verify }, ...rest };
 }
 
 /** Thrown by a port after the process "was killed": nothing after it may run. */

@@ -10,6 +10,7 @@ const AT = "2026-11-21T12:00:00.000Z";
 const NOW = "2026-11-21T12:10:00.000Z";
 const absent: ReleaseObservation = { status: "absent" };
 const deployedB: ReleaseObservation = { status: "deployed", revision: 3, imageTag: B };
+const VERIFIED_B = { sha: B, at: AT, digest: DIGEST, revision: 3 };
 
 function job(phase: BuildObservation["phase"], extra: Partial<BuildObservation> = {}): BuildObservation {
   return { name: `build-shop-${A.slice(0, 12)}-1`, sha: A, attempt: 1, phase, ...extra };
@@ -30,7 +31,7 @@ function obs(state: RunnerState, work?: Partial<WorkObservation>, maxRetries = 3
       gates: {},
       ...(work ? { work: { release: absent, build: undefined, registryDigest: undefined, ...work } } : {}),
     },
-    rules: { maxRetries, helmTimeoutSeconds: 300, policy: NO_GATES },
+    rules: { maxRetries, helmTimeoutSeconds: 300, policy: NO_GATES, verify: { helmTest: false } },
   };
 }
 
@@ -86,6 +87,24 @@ const rows: [string, Case, Action][] = [
   ["after `retry`, attempts count from the retry", obs({ attempts: { sha: A, failures: 3, since: 3 } }, {}), { kind: "start-build", sha: A, attempt: 4 }],
   ["after `retry`, the third new failure sets aside again", obs({ attempts: { sha: A, failures: 5, since: 3 } }, { build: job("failed", { attempt: 6, reason: "exit 1" }) }),
     { kind: "record-failure", sha: A, attempt: 6, message: "exit 1", setAside: true }],
+  // VERIFY: a deployed commit with its checks to run. B was the last verified commit, at revision 3.
+  ["deployed, checks to run: verify against the revision that deployed it, rolling back to the last verified",
+    obs({ deployed: { sha: A, at: AT, digest: DIGEST, revision: 4 }, verifying: { sha: A, revision: 4 }, verified: VERIFIED_B }, { release: { status: "deployed", revision: 4, imageTag: A } }),
+    { kind: "verify", sha: A, attempt: 1, revision: 4, rollbackTo: VERIFIED_B }],
+  ["deployed, checks to run, nothing verified yet: verify with nothing to roll back to",
+    obs({ deployed: { sha: A, at: AT, digest: DIGEST, revision: 1 }, verifying: { sha: A, revision: 1 } }, { release: { status: "deployed", revision: 1, imageTag: A } }),
+    { kind: "verify", sha: A, attempt: 1, revision: 1, rollbackTo: undefined }],
+  ["checks to run, but the release moved back to the verified commit (a run killed after its rollback): lost, no second rollback",
+    obs({ deployed: { sha: A, at: AT, digest: DIGEST, revision: 4 }, verifying: { sha: A, revision: 4 }, verified: VERIFIED_B }, { release: { status: "deployed", revision: 5, imageTag: B } }),
+    { kind: "verify-lost", sha: A, attempt: 1, revision: 4, release: { status: "deployed", revision: 5, imageTag: B }, rollbackTo: VERIFIED_B, runsVerified: true }],
+  ["checks to run, and the release moved to something else (a repair re-ran the head): lost, roll back to the verified commit",
+    obs({ deployed: { sha: A, at: AT, digest: DIGEST, revision: 4 }, verifying: { sha: A, revision: 4 }, verified: VERIFIED_B }, { release: { status: "deployed", revision: 6, imageTag: A } }),
+    { kind: "verify-lost", sha: A, attempt: 1, revision: 4, release: { status: "deployed", revision: 6, imageTag: A }, rollbackTo: VERIFIED_B, runsVerified: false }],
+  ["checks to run while the release is pending (killed mid-rollback): repair first",
+    obs({ deployed: { sha: A, at: AT, digest: DIGEST, revision: 4 }, verifying: { sha: A, revision: 4 }, verified: VERIFIED_B }, { release: { status: "pending-rollback", revision: 5 } }),
+    { kind: "repair-release", status: "pending-rollback", revision: 5 }],
+  ["checks failed with nothing to roll back to: the running head is set aside, not up to date",
+    obs({ deployed: { sha: A, at: AT, digest: DIGEST, revision: 1 }, setAside: { sha: A, reason: "checks failed" } }), { kind: "skip-set-aside", sha: A, reason: "checks failed" }],
 ];
 
 describe("decide", () => {

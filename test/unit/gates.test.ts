@@ -39,7 +39,7 @@ interface Case {
 function obs(policy: GatePolicy, gates: GateObservation, state: RunnerState = deployedB, now = THURSDAY): Case {
   return {
     observation: { head: A, state, now, gates, work: { release: { status: "deployed", revision: 1, imageTag: B }, build: undefined, registryDigest: undefined } },
-    rules: { maxRetries: 3, helmTimeoutSeconds: 300, policy },
+    rules: { maxRetries: 3, helmTimeoutSeconds: 300, policy, verify: { helmTest: false } },
   };
 }
 

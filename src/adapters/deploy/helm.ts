@@ -227,6 +227,35 @@ export class HelmReleases implements ReleaseManager {
   }
 
   /**
+   * The chart's test hooks against the deployed release, their pods' logs printed after them. A
+   * failed hook is the commit's failure, told with its last log lines; a refused or unreachable
+   * API server is not.
+   */
+  async test(fence: AbortSignal): Promise<void> {
+    const o = this.#o;
+    const args = ["test", o.release, ...this.#cli.target(), "--logs", "--timeout", `${o.timeoutSeconds}s`];
+    const result = await this.#cli.run(args, undefined, [{ signal: fence, killAfterMs: o.fencedGraceMs }]);
+    if (fence.aborted) throw fence.reason instanceof LeaseLost ? fence.reason : new LeaseLost("the lease was lost during helm test", "the next tick runs the checks again");
+    if (result.exitCode === 0) return;
+    const ours = await this.#cli.ourFault("test", result);
+    if (ours !== undefined) throw ours;
+    if (result.exitCode === 2) throw new AttemptFailure(`helm test of ${o.release} crashed (exit 2): ${this.#cli.crash(result)}`);
+    const logs = testLogs(result.stdout);
+    throw new AttemptFailure(`helm test of ${o.release} failed: ${errorSummary(result.stderr, 200)}${logs ? `; ${logs}` : ""}`);
+  }
+
+  async rollback(revision: number, fence: AbortSignal): Promise<void> {
+    const o = this.#o;
+    const args = ["rollback", o.release, String(revision), ...this.#cli.target(), ...(await this.#cli.waitFlags()), "--timeout", `${o.timeoutSeconds}s`, "--history-max", "10"];
+    const result = await this.#cli.run(args, undefined, [{ signal: fence, killAfterMs: o.fencedGraceMs }]);
+    if (fence.aborted) throw fence.reason instanceof LeaseLost ? fence.reason : new LeaseLost("the lease was lost during helm rollback", "the next tick finishes it");
+    if (result.exitCode === 0) return;
+    const ours = await this.#cli.ourFault("rollback", result);
+    if (ours !== undefined) throw ours;
+    throw new AttemptFailure(`helm rollback of ${o.release} to revision ${revision} failed: ${errorSummary(result.stderr, 200)}`);
+  }
+
+  /**
    * Helm 4's watcher waits until every resource reports ready; a custom resource whose status
    * kstatus cannot read never does (helm#32615). A deploy that waited its whole HELM_TIMEOUT with
    * pods that never failed says what to try; told by the time it took, not by helm's words.
@@ -258,6 +287,19 @@ export class HelmReleases implements ReleaseManager {
   }
 
 
+}
+
+/**
+ * The test pods' last log lines from `helm test --logs` (printed after the release's status, each
+ * pod's under a "POD LOGS: <pod>" line), as `<pod>: "<line> / <line>"`.
+ */
+export function testLogs(stdout: string, lines = 3): string {
+  const parts = stdout.split(/^POD LOGS: /m).slice(1);
+  return parts.map((part) => {
+    const [pod = "", ...log] = part.split("\n").map((l) => l.trim());
+    const tail = log.filter((l) => l !== "").slice(-lines);
+    return `${pod}: ${tail.length > 0 ? `"${tail.join(" / ")}"` : "no output"}`;
+  }).join("; ").slice(0, 600);
 }
 
 /** Reads a dotted values key such as image.tag. */

@@ -22,7 +22,7 @@ export interface WebhookDocument {
   readonly revision?: number;
   readonly digest?: string;
   readonly seconds?: number;
-  readonly phase?: "build" | "deploy";
+  readonly phase?: "build" | "deploy" | "verify";
   readonly rolledBack?: boolean;
   readonly message?: string;
   readonly evidence?: Evidence;

@@ -24,6 +24,9 @@ const GROUPS = {
   deploying: { keys: { sha: "deploying-sha", attempt: "deploying-attempt" }, schema: z.object({ sha, attempt: count }) },
   // A person may approve with kubectl, setting approved-sha alone; `ci-runner approve` adds who and when.
   approved: { keys: { sha: "approved-sha", by: "approved-by", at: "approved-at" }, schema: z.object({ sha, by: text.optional(), at: timestamp.optional() }) },
+  verifying: { keys: { sha: "verifying-sha", revision: "verifying-revision" }, schema: z.object({ sha, revision: count.optional() }) },
+  verified: { keys: { sha: "verified-sha", at: "verified-at", digest: "verified-digest", revision: "verified-revision", imageSha: "verified-image-sha" },
+    schema: z.object({ sha, at: timestamp, digest: digest.optional(), revision: count.optional(), imageSha: sha.optional() }) },
   lastError: { keys: { sha: "last-error-sha", message: "last-error", at: "last-error-at" }, schema: z.object({ sha, message: text, at: timestamp }) },
   head: { keys: { sha: "head-sha", etag: "head-etag" }, schema: z.object({ sha, etag: text }) },
   lease: { keys: { holder: "lease-holder", expiresAt: "lease-expires" }, schema: z.object({ holder: text, expiresAt: timestamp }) },

@@ -223,6 +223,36 @@ describe("helm adapter", () => {
     tool.verify();
   });
 
+  it("helm test runs the chart's test hooks with their logs; a failed hook is the commit's failure, named with the pod's last log lines", async () => {
+    const argv = ["test", "shop", ...TARGET, "--logs", "--timeout", "120s"];
+    const passed = helm([{ argv }]);
+    await passed.releases.test(OPEN);
+    passed.tool.verify();
+    const stdout = "NAME: shop\nSTATUS: deployed\nTEST SUITE:     shop-smoke\nPhase:          Failed\n\nPOD LOGS: shop-smoke\nGET / 200\nGET /healthz 500\n";
+    const failed = helm([{ argv, stdout, stderr: "Error: 1 error occurred:\n\t* pod shop-smoke failed\n", exit: 1 }]);
+    const error = await failed.releases.test(OPEN).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AttemptFailure);
+    expect((error as Error).message).toBe('helm test of shop failed: Error: 1 error occurred: | * pod shop-smoke failed; shop-smoke: "GET / 200 / GET /healthz 500"');
+    failed.tool.verify();
+  });
+
+  it("a helm test refused for a right the deploy identity lacks is a config error, not the commit's failure", async () => {
+    const { releases, tool } = helm([{ argv: ["test", "shop", ...TARGET, "--logs", "--timeout", "120s"], stderr: "Error: pods \"shop-smoke\" is forbidden\n", exit: 1 }],
+      { clusterProblems: async () => [`${ACT_AS} cannot get pods/log in namespace shop-dev`] });
+    const error = await releases.test(OPEN).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain("cannot get pods/log in namespace shop-dev");
+    tool.verify();
+  });
+
+  it.each([[3, v3, ["--wait"]], [4, v4, ["--wait=watcher"]]] as const)("rolls back to one revision with Helm %i's wait", async (_major, version, wait) => {
+    const { releases, tool } = helm([version, { argv: ["rollback", "shop", "3", ...TARGET, ...wait, "--timeout", "120s", "--history-max", "10"] }]);
+    await releases.rollback(3, OPEN);
+    tool.verify();
+    const gone = helm([version, { argv: ["rollback", "shop", "3", ...TARGET, ...wait, "--timeout", "120s", "--history-max", "10"], stderr: "Error: release: not found\n", exit: 1 }]);
+    await expect(gone.releases.rollback(3, OPEN)).rejects.toThrow(new AttemptFailure("helm rollback of shop to revision 3 failed: Error: release: not found"));
+  });
+
   it("observes a deployed release and its image tag", async () => {
     const { releases, tool } = helm([
       { argv: ["status", "shop", ...TARGET, "-o", "json"], stdout: JSON.stringify({ name: "shop", version: 3, info: { status: "deployed", last_deployed: "2026-11-21T12:00:00Z" } }) },
