@@ -192,7 +192,9 @@ async function failVerification(ctx: ActContext, action: { sha: string; attempt:
   const reason = `checks failed: ${message}`;
   await leased.update(({ verifying: _done, ...s }) => ({
     ...s,
-    ...(back ? { deployed: back } : {}),
+    // The verified commit now runs at a new revision: the next rollback goes there, and survives
+    // the old one being pruned by --history-max.
+    ...(back ? { deployed: back, verified: { ...back, at: s.verified?.at ?? at } } : {}),
     attempts: { sha: action.sha, failures: action.attempt },
     lastError: { sha: action.sha, message, at },
     setAside: { sha: action.sha, reason },

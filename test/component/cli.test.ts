@@ -260,6 +260,13 @@ describe("ci-runner CLI", () => {
     expect(plan.helm).toEqual(expect.arrayContaining(["--rollback-on-failure", "--wait=watcher"]));
   });
 
+  it("plan with --verify helm-test says the test that follows the deploy and where a failure goes back to", async () => {
+    const helm = helmVersionOnly("v4.2.4");
+    const { code, out, err } = await cli(["plan", "-o", "json", "--verify", "helm-test"], { helmExec: helm.exec });
+    expect(code, err).toBe(0);
+    expect(JSON.parse(out).verify).toBe("helm test shop --logs; on failure, roll back to nothing (no verified commit yet): the commit stays and is set aside");
+  });
+
   it("YAML output never uses anchors or aliases", async () => {
     const { out } = await cli(["plan"], { helmExec: helmVersionOnly("v3.17.3").exec });
     expect(out).not.toMatch(/[&*]a\d+/);

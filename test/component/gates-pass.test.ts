@@ -213,7 +213,7 @@ describe("gates in a whole pass", () => {
     const world = await deployedA();
     const writes = world.stateWrites;
     const planned = await plannedAction(passContext(world.ports(), { policy: { ...NO_GATES, approval: true } }));
-    expect(planned).toEqual({ recorded: false, action: { kind: "hold", sha: B, gate: "approval", reason: `waiting for approval: \`ci-runner approve ${B}\`` } });
+    expect(planned).toEqual({ recorded: false, action: { kind: "hold", sha: B, gate: "approval", reason: `waiting for approval: \`ci-runner approve ${B}\`` }, state: world.state });
     expect(world.stateWrites).toBe(writes);
   });
 });

@@ -115,7 +115,7 @@ describe("a whole pass on fakes", () => {
   it("plan changes nothing", async () => {
     const world = new FakeWorld();
     const planned = await plannedAction(passContext(world.ports()));
-    expect(planned).toEqual({ recorded: false, action: { kind: "start-build", sha: A, attempt: 1 } });
+    expect(planned).toEqual({ recorded: false, action: { kind: "start-build", sha: A, attempt: 1 }, state: world.state });
     expect(world.stateWrites).toBe(0);
     expect(world.calls.filter((c) => /start|write|deploy|remove|repair|wait/.test(c))).toEqual([]);
   });

@@ -36,7 +36,7 @@ describe("VERIFY=helm-test: a deployed commit counts once its chart's tests pass
     expect(world.helmRollbacks).toEqual([1]);
     expect(world.release).toEqual({ status: "deployed", revision: 3, imageTag: A });
     expect(world.state.deployed).toMatchObject({ sha: A, revision: 3 });
-    expect(world.state.verified).toMatchObject({ sha: A, revision: 1 });
+    expect(world.state.verified).toMatchObject({ sha: A, revision: 3 });
     expect(world.state.setAside?.reason).toMatch(/^checks failed: helm test of shop failed: .*"GET \/ 500"/);
     expect(world.transitions.at(-1)).toMatchObject({ kind: "attempt-failed", sha: B, phase: "verify", setAside: true, rolledBack: true });
     // The next tick leaves B alone; a newer commit is deployed and verified again.

@@ -117,3 +117,15 @@ describe("build settings", () => {
       .toThrow(expect.objectContaining({ problems: [expect.stringMatching(/^BUILD_ARGS="1BAD=x" is invalid/), expect.stringMatching(/^SNAPSHOT_MODE="fast" is invalid/), expect.stringMatching(/^BUILD_MEMORY_LIMIT="lots" is invalid/)] }));
   });
 });
+
+describe("VERIFY", () => {
+  const base = { REPO: "acme/shop", IMAGE: "r.local/acme/shop", CHART_PATH: "chart", RELEASE: "shop" };
+  it("is off unless given; helm-test turns on the chart's tests", () => {
+    expect(loadConfig(base, {}).verify).toEqual({ helmTest: false });
+    expect(loadConfig({ ...base, VERIFY: "helm-test" }, {}).verify).toEqual({ helmTest: true });
+  });
+  it("refuses a check it does not know, naming the setting and the one it takes", () => {
+    expect(() => loadConfig({ ...base, VERIFY: "helm-tests" }, {}))
+      .toThrow(expect.objectContaining({ problems: [expect.stringMatching(/^VERIFY="helm-tests" is invalid.*helm-test/)] }));
+  });
+});

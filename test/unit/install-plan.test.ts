@@ -102,6 +102,17 @@ describe("desiredObjects", () => {
     const role = objects.find((o) => o.kind === "Role" && o.metadata.name === "ci-runner-deploy") as unknown as { rules: Parameters<typeof grants>[0] };
     expect(grants(role.rules).filter((g) => !g.endsWith("secrets"))).toEqual(["create deployments.apps", "delete deployments.apps", "get deployments.apps", "get replicasets.apps", "list deployments.apps", "list replicasets.apps", "patch deployments.apps", "update deployments.apps", "watch deployments.apps", "watch replicasets.apps"]);
   });
+
+  it("with VERIFY=helm-test the deploy identity may also read pod logs (helm test --logs), and only then", () => {
+    const podRules = (verify: string | undefined) => {
+      const withVerify = { ...settings, config: loadConfig({ ...ENV, ...(verify ? { VERIFY: verify } : {}) }, {}) };
+      const objects = desiredObjects(withVerify, observation({ chart: [{ group: "", resource: "pods", kind: "Pod" }] }));
+      const role = objects.find((o) => o.kind === "Role" && o.metadata.name === "ci-runner-deploy") as unknown as { rules: Parameters<typeof grants>[0] };
+      return grants(role.rules).filter((g) => g.includes("pods"));
+    };
+    expect(podRules("helm-test")).toContain("get pods/log");
+    expect(podRules(undefined)).not.toContain("get pods/log");
+  });
 });
 
 describe("desiredObjects with --receiver-secret", () => {
