@@ -16,8 +16,11 @@ export async function runRetry(state: StateStore, sha: string | undefined, out: 
   }
   const { setAside: _cleared, ...rest } = snapshot.state;
   const failures = failuresFor(setAside.sha, rest);
+  // A commit whose checks (VERIFY) failed and that still runs (nothing verified to roll back to):
+  // deployed already, so trying again means running its checks again.
+  const recheck = rest.deployed?.sha === setAside.sha ? { verifying: { sha: setAside.sha, revision: rest.deployed.revision } } : {};
   try {
-    await state.write({ ...rest, attempts: { sha: setAside.sha, failures, since: failures } }, snapshot.resourceVersion);
+    await state.write({ ...rest, ...recheck, attempts: { sha: setAside.sha, failures, since: failures } }, snapshot.resourceVersion);
   } catch (error) {
     if (error instanceof ConflictError) throw new ConflictError("the state changed while retry was writing it", "run `ci-runner retry` again");
     throw error;

@@ -71,12 +71,14 @@ export async function act(action: WorkAction, ctx: ActContext): Promise<PassOutc
       return ctx.verifies ? undefined : { kind: "deployed", sha: action.sha, revision: action.revision };
     }
     case "verify":
-      return verify(ctx, action);
-    case "verify-lost": {
-      const now = `${action.release.status}${action.release.revision === undefined ? "" : ` at revision ${action.release.revision}`}`;
-      const message = `the release left revision ${action.revision ?? "?"} before the checks of ${action.sha.slice(0, 12)} ended (it is ${now}): rolled back by a run that was stopped, or by hand`;
-      return failVerification(ctx, action, message, {}, action.runsVerified ? action.release.revision : undefined);
-    }
+    case "verify-lost":
+      if (!ctx.verifies) {
+        // VERIFY was turned off while a commit's checks were unfinished: they are not run now.
+        await leased.update(({ verifying: _dropped, ...s }) => s);
+        log.info({ sha: action.sha }, "Dropped the unfinished checks of the deployed commit: VERIFY is off");
+        return { kind: "up-to-date", sha: action.sha };
+      }
+      return action.kind === "verify" ? verify(ctx, action) : verifyLost(ctx, action);
     case "deploy":
       return deploy(ctx, action);
     case "record-seen": {
@@ -163,6 +165,13 @@ async function verify(ctx: ActContext, action: Extract<Action, { kind: "verify" 
   return { kind: "deployed", sha: action.sha, revision: action.revision, verified: true };
 }
 
+/** The release moved while a commit's checks were unfinished: they cannot end well. */
+async function verifyLost(ctx: ActContext, action: Extract<Action, { kind: "verify-lost" }>): Promise<PassOutcome> {
+  const now = `${action.release.status}${action.release.revision === undefined ? "" : ` at revision ${action.release.revision}`}`;
+  const message = `the release left revision ${action.revision ?? "?"} before the checks of ${action.sha.slice(0, 12)} ended (it is ${now}): rolled back by a run that was stopped, or by hand`;
+  return failVerification(ctx, action, message, {}, action.runsVerified ? action.release.revision : undefined);
+}
+
 /**
  * A deployed commit failed its checks: back to the last verified commit (`rollbackTo`) unless the
  * release already runs it (at `runningRevision`), then set aside with what the checks printed.
@@ -185,6 +194,8 @@ async function failVerification(ctx: ActContext, action: { sha: string; attempt:
       if (!(error instanceof AttemptFailure)) throw error;
       message = `${message}; the rollback to revision ${target.revision} (${target.sha.slice(0, 12)}) failed: ${plain(error.message)}`;
     }
+  } else if (target !== undefined) {
+    message = `${message}; the revision of the last verified commit (${target.sha.slice(0, 12)}) is not known, so the release stays at ${action.sha.slice(0, 12)}`;
   } else {
     message = `${message}; no verified commit to roll back to, so the release stays at ${action.sha.slice(0, 12)}`;
   }
@@ -194,7 +205,7 @@ async function failVerification(ctx: ActContext, action: { sha: string; attempt:
     ...s,
     // The verified commit now runs at a new revision: the next rollback goes there, and survives
     // the old one being pruned by --history-max.
-    ...(back ? { deployed: back, verified: { ...back, at: s.verified?.at ?? at } } : {}),
+    ...(back ? { deployed: { ...back, at }, verified: { ...back, at: s.verified?.at ?? at } } : {}),
     attempts: { sha: action.sha, failures: action.attempt },
     lastError: { sha: action.sha, message, at },
     setAside: { sha: action.sha, reason },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { runRetry } from "../../src/commands/retry.ts";
 import { runPass } from "../../src/reconcile/pass.ts";
 import { FakeWorld, sha } from "../support/fake-world.ts";
 import { passContext } from "../support/pass-context.ts";
@@ -56,7 +57,7 @@ describe("VERIFY=helm-test: a deployed commit counts once its chart's tests pass
     expect(world.release.imageTag).toBe(A);
   });
 
-  it("failing tests with nothing verified to roll back to: the commit stays running, set aside, and status is not 'up to date'", async () => {
+  it("failing tests with nothing verified to roll back to: the commit stays running and set aside, and the next pass does not call it up to date", async () => {
     const world = new FakeWorld();
     world.testResult = () => "fail";
     const outcome = await runPass(passContext(world.ports(), VERIFY));
@@ -64,6 +65,22 @@ describe("VERIFY=helm-test: a deployed commit counts once its chart's tests pass
     expect(world.helmRollbacks).toEqual([]);
     expect(world.state.setAside?.reason).toContain("no verified commit to roll back to, so the release stays at");
     expect(await runPass(passContext(world.ports(), VERIFY))).toMatchObject({ kind: "set-aside", sha: A });
+    // `ci-runner retry` of that running commit runs its checks again; it is not left "up to date" unverified.
+    expect(await runRetry(world.store(), undefined, () => undefined)).toBe(0);
+    world.testResult = () => "pass";
+    expect(await runPass(passContext(world.ports(), VERIFY))).toEqual({ kind: "deployed", sha: A, revision: 1, verified: true });
+    expect(world.helmDeploys).toEqual([A]);
+  });
+
+  it("VERIFY turned off while a commit's checks were unfinished: they are dropped, not run", async () => {
+    const world = await verifiedA();
+    world.testResult = () => { throw new Error("killed"); };
+    await expect(runPass(passContext(world.ports(), VERIFY))).rejects.toThrow("killed");
+    const tests = world.helmTests.length;
+    expect(await runPass(passContext(world.ports()))).toEqual({ kind: "up-to-date", sha: B });
+    expect(world.helmTests.length).toBe(tests);
+    expect(world.state.verifying).toBeUndefined();
+    expect(world.helmRollbacks).toEqual([]);
   });
 
   it("killed after deploying, before the tests: the next tick runs them, and builds and deploys nothing", async () => {
