@@ -8,6 +8,7 @@ import { parseJsonOrUndefined } from "../json.ts";
 import { chartViolations, type Rendered, renderedObjects } from "./chart-policy.ts";
 import { chartDependencies } from "./dependencies.ts";
 import { HelmCli, type HelmCliOptions, type HelmMajor } from "./helm-cli.ts";
+import { pluck, testLogs } from "./helm-output.ts";
 
 export type { HelmMajor } from "./helm-cli.ts";
 
@@ -287,27 +288,4 @@ export class HelmReleases implements ReleaseManager {
   }
 
 
-}
-
-/**
- * The test pods' last log lines from `helm test --logs` (printed after the release's status, each
- * pod's under a "POD LOGS: <pod>" line), as `<pod>: "<line> / <line>"`.
- */
-export function testLogs(stdout: string, lines = 3): string {
-  const parts = stdout.split(/^POD LOGS: /m).slice(1);
-  return parts.map((part) => {
-    const [pod = "", ...log] = part.split("\n").map((l) => l.trim());
-    const tail = log.filter((l) => l !== "").slice(-lines);
-    return `${pod}: ${tail.length > 0 ? `"${tail.join(" / ")}"` : "no output"}`;
-  }).join("; ").slice(0, 600);
-}
-
-/** Reads a dotted values key such as image.tag. */
-export function pluck(values: unknown, key: string): unknown {
-  let node: unknown = values;
-  for (const part of key.split(".")) {
-    if (typeof node !== "object" || node === null) return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
 }
